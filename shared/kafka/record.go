@@ -1,0 +1,14 @@
+package kafka
+
+// Record is one Kafka message as tracecart produces and consumes it. Headers carry the W3C trace
+// context ("traceparent", "tracestate") and tracecart's own metadata ("event-id", "event-type").
+type Record struct {
+	Topic   string
+	Key     string
+	Value   []byte
+	Headers map[string]string
+
+	// Partition and Offset are set on consumed records only.
+	Partition int
+	Offset    int64
+}
