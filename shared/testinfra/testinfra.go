@@ -260,8 +260,9 @@ func NewConsul(t testing.TB) *Consul {
 // Addr is the "127.0.0.1:port" address of the agent's HTTP API.
 func (c *Consul) Addr() string { return c.addr }
 
-// Stop stops the agent, keeping its container so Start can bring it back. A dev agent keeps
-// nothing across a restart: services must register again.
+// Stop stops the agent, keeping its container so Start can bring it back. Whether registrations
+// survive the restart depends on the image (the stand-in keeps the agent's data directory, so it
+// restores them); tests must not rely on either.
 func (c *Consul) Stop(t testing.TB) {
 	t.Helper()
 	timeout := 5 * time.Second

@@ -1,0 +1,28 @@
+# tracecart's everyday commands. `make help` lists them.
+
+# testcontainers-go must dial published ports on loopback (it would otherwise guess the Docker
+# gateway's address on machines that look like containers), and Ryuk, its reaper container, cannot
+# be pulled where no registry is reachable: the tests remove their own containers instead.
+export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+
+# Every module of the workspace (go.work).
+MODULES := shared gateway user-service order-service product-service e2e
+GO_TEST_FLAGS ?= -count=1 -timeout 15m
+
+.PHONY: help test test-short vet fmt images lint
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+test: ## run every test (needs Docker; set TRACECART_IMAGES_FILE=infra/offline/images.env to use stand-ins)
+	go test $(GO_TEST_FLAGS) $(addprefix ./,$(addsuffix /...,$(MODULES)))
+
+vet: ## go vet every module
+	go vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
+
+fmt: ## gofmt every Go file
+	gofmt -l -w $(MODULES)
+
+images: ## build the offline stand-in images (infra/offline)
+	bash infra/offline/build.sh

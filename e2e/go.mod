@@ -1,0 +1,3 @@
+module github.com/tracecart/tracecart/e2e
+
+go 1.26.8

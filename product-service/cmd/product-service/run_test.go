@@ -1,0 +1,29 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tracecart/tracecart/shared/testinfra"
+)
+
+func TestMain(m *testing.M) { os.Exit(testinfra.Main(m)) }
+
+func TestBinaryLifecycle(t *testing.T) {
+	testinfra.CheckLifecycle(t, "product-service", map[string]string{
+		"DATABASE_URL":  testinfra.Postgres(t),
+		"KAFKA_BROKERS": testinfra.Kafka(t),
+	})
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "postgres://u:secret@db/x", "SHUTDOWN_TIMEOUT": "soon"}
+	err := run(t.Context(), func(k string) string { return env[k] }, os.Stdout)
+	if err == nil {
+		t.Fatal("run accepted SHUTDOWN_TIMEOUT=soon")
+	}
+	if got := err.Error(); !strings.Contains(got, "SHUTDOWN_TIMEOUT") || strings.Contains(got, "secret") {
+		t.Errorf("error %q should name SHUTDOWN_TIMEOUT and not leak the password", got)
+	}
+}

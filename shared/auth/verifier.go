@@ -1,0 +1,273 @@
+package auth
+
+import (
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults for VerifierOptions' zero values.
+const (
+	// DefaultRefreshInterval is how old the cached key set may grow before a Verify fetches it again.
+	DefaultRefreshInterval = 5 * time.Minute
+	// DefaultMinRefreshInterval is the least time between two fetches of the key set, so a
+	// flood of tokens with made-up key IDs cannot turn into a flood of requests to user-service.
+	DefaultMinRefreshInterval = 5 * time.Second
+	// DefaultLeeway absorbs clock skew between the issuer and the verifier on exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+	// DefaultFetchTimeout bounds one fetch of the key set.
+	DefaultFetchTimeout = 5 * time.Second
+)
+
+const (
+	// maxTokenLength rejects absurd tokens before any decoding work; ours are a few hundred bytes.
+	maxTokenLength = 8 << 10
+	// maxJWKSSize bounds the key set document read from the network.
+	maxJWKSSize = 1 << 20
+)
+
+// VerifierOptions configures a Verifier. JWKSURL, Issuer and Audience are required.
+type VerifierOptions struct {
+	// JWKSURL is where the issuer publishes its key set, such as
+	// "http://user-service:8080/.well-known/jwks.json".
+	JWKSURL string
+	// Issuer is the required value of the iss claim.
+	Issuer string
+	// Audience must be one of the values of the aud claim.
+	Audience string
+	// HTTPClient fetches the key set; pass an instrumented client to see the fetches in traces.
+	// Nil means a plain client with DefaultFetchTimeout.
+	HTTPClient *http.Client
+	// RefreshInterval: zero means DefaultRefreshInterval.
+	RefreshInterval time.Duration
+	// MinRefreshInterval: zero means DefaultMinRefreshInterval.
+	MinRefreshInterval time.Duration
+	// Leeway: zero means DefaultLeeway.
+	Leeway time.Duration
+	// Now is the clock for both the token's times and the cache's age; nil means time.Now.
+	// Tests set it to move time without sleeping.
+	Now func() time.Time
+}
+
+// Verifier checks access tokens against the issuer's published key set. It fetches the set
+// lazily on first use and caches it; it fetches again when the cache is older than
+// RefreshInterval or a token names a key it does not know, but never more often than once per
+// MinRefreshInterval. When a fetch fails it keeps the last key set it got, so user-service
+// being briefly down does not log everyone out. It is safe for concurrent use.
+type Verifier struct {
+	jwksURL      string
+	client       *http.Client
+	parser       *jwt.Parser
+	now          func() time.Time
+	refreshEvery time.Duration
+	minRefresh   time.Duration
+
+	// fetching is a one-slot semaphore held while fetching the key set, so concurrent Verify
+	// calls wanting a fresh set share one fetch instead of each making their own.
+	fetching chan struct{}
+
+	mu          sync.Mutex
+	keys        map[string]ed25519.PublicKey // nil until the first successful fetch
+	fetchedAt   time.Time                    // of keys
+	attemptedAt time.Time                    // of the last fetch, successful or not
+	fetchErr    error                        // of the last fetch, nil if it succeeded
+}
+
+// NewVerifier returns a Verifier for opts. It does not fetch anything yet.
+func NewVerifier(opts VerifierOptions) (*Verifier, error) {
+	u, err := url.Parse(opts.JWKSURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("new verifier: JWKS URL %q is not an http(s) URL", opts.JWKSURL)
+	}
+	if opts.Issuer == "" || opts.Audience == "" {
+		return nil, errors.New("new verifier: issuer and audience are required")
+	}
+	if opts.RefreshInterval < 0 || opts.MinRefreshInterval < 0 || opts.Leeway < 0 {
+		return nil, errors.New("new verifier: intervals and leeway must not be negative")
+	}
+	v := &Verifier{
+		jwksURL:      opts.JWKSURL,
+		client:       opts.HTTPClient,
+		now:          opts.Now,
+		refreshEvery: cmp.Or(opts.RefreshInterval, DefaultRefreshInterval),
+		minRefresh:   cmp.Or(opts.MinRefreshInterval, DefaultMinRefreshInterval),
+		fetching:     make(chan struct{}, 1),
+	}
+	if v.client == nil {
+		v.client = &http.Client{Timeout: DefaultFetchTimeout}
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(opts.Issuer),
+		jwt.WithAudience(opts.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cmp.Or(opts.Leeway, DefaultLeeway)),
+		jwt.WithTimeFunc(v.now),
+		jwt.WithStrictDecoding(),
+	)
+	return v, nil
+}
+
+// Verify checks token and returns its claims. A token that must not be trusted gets an error
+// wrapping ErrInvalidToken (ErrExpired if it is only too old); a token that cannot be checked
+// because no key set could be fetched gets one wrapping ErrKeysUnavailable.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > maxTokenLength {
+		return nil, fmt.Errorf("verify token: %w: longer than %d bytes", ErrInvalidToken, maxTokenLength)
+	}
+	var unavailable error // set when the key lookup failed for want of keys, not because of the token
+	claims := new(Claims)
+	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errors.New("no key ID (kid) in header")
+		}
+		key, err := v.publicKey(ctx, kid)
+		if err != nil && (errors.Is(err, ErrKeysUnavailable) || ctx.Err() != nil) {
+			unavailable = err
+		}
+		return key, err
+	})
+	switch {
+	case unavailable != nil:
+		return nil, fmt.Errorf("verify token: %w", unavailable)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, fmt.Errorf("verify token: %w", ErrExpired)
+	case err != nil:
+		return nil, fmt.Errorf("verify token: %w: %w", ErrInvalidToken, err)
+	case claims.Subject == "":
+		return nil, fmt.Errorf("verify token: %w: no subject", ErrInvalidToken)
+	}
+	return claims, nil
+}
+
+// errUnknownKey is the key lookup's answer for a kid that the issuer does not publish.
+var errUnknownKey = errors.New("signing key unknown to the issuer's key set")
+
+// publicKey returns the key with ID kid, refreshing the cached key set when it is stale or
+// lacks kid.
+func (v *Verifier) publicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	key, found, stale := v.lookup(kid)
+	switch {
+	case found && !stale:
+		return key, nil
+	case found:
+		// The cached key still verifies, so refresh only if no one else is doing it already,
+		// and never make this request wait for another's fetch.
+		select {
+		case v.fetching <- struct{}{}:
+			v.refresh(ctx)
+			<-v.fetching
+		default:
+			return key, nil
+		}
+	default:
+		// Unknown key: it may be new since the last fetch, so wait for a fresh set.
+		select {
+		case v.fetching <- struct{}{}:
+			v.refresh(ctx)
+			<-v.fetching
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for key set: %w", ctx.Err())
+		}
+	}
+
+	if key, found, _ := v.lookup(kid); found {
+		return key, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.keys == nil {
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, v.fetchErr)
+	}
+	return nil, errUnknownKey
+}
+
+// lookup returns the cached key with ID kid, and whether the cache is due for a refresh.
+func (v *Verifier) lookup(kid string) (key ed25519.PublicKey, found, stale bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	key, found = v.keys[kid]
+	return key, found, v.now().Sub(v.fetchedAt) >= v.refreshEvery
+}
+
+// refresh fetches the key set unless a fetch happened less than MinRefreshInterval ago.
+// A failed fetch keeps the previous keys. The caller holds the fetching semaphore.
+func (v *Verifier) refresh(ctx context.Context) {
+	now := v.now()
+	v.mu.Lock()
+	if !v.attemptedAt.IsZero() && now.Sub(v.attemptedAt) < v.minRefresh {
+		v.mu.Unlock()
+		return
+	}
+	v.attemptedAt = now
+	v.mu.Unlock()
+
+	// The fetch serves every request waiting for it, so it must not be cut short because the
+	// request that happened to start it went away; DefaultFetchTimeout bounds it instead.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultFetchTimeout)
+	defer cancel()
+	keys, err := v.fetch(ctx)
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.fetchErr = err
+	if err == nil {
+		v.keys, v.fetchedAt = keys, now
+	}
+}
+
+// fetch downloads and decodes the key set. Keys other than Ed25519 signing keys are skipped,
+// since a JWKS may legitimately publish keys for other uses; a set with none is an error.
+func (v *Verifier) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.jwksURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch key set: %w", err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch key set: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch key set from %s: status %s", v.jwksURL, resp.Status)
+	}
+	var set JWKS
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJWKSSize)).Decode(&set); err != nil {
+		return nil, fmt.Errorf("decode key set from %s: %w", v.jwksURL, err)
+	}
+
+	keys := make(map[string]ed25519.PublicKey, len(set.Keys))
+	for _, k := range set.Keys {
+		if k.KeyType != "OKP" || k.Curve != "Ed25519" || k.KeyID == "" ||
+			(k.Use != "" && k.Use != "sig") ||
+			(k.Algorithm != "" && k.Algorithm != jwt.SigningMethodEdDSA.Alg()) {
+			continue
+		}
+		x, err := base64.RawURLEncoding.Strict().DecodeString(k.X)
+		if err != nil || len(x) != ed25519.PublicKeySize {
+			continue
+		}
+		keys[k.KeyID] = ed25519.PublicKey(x)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("key set from %s has no usable Ed25519 signing key", v.jwksURL)
+	}
+	return keys, nil
+}

@@ -1,0 +1,30 @@
+// Package httpserver is the server side of HTTP that every tracecart service shares: a router with
+// the middleware a production service needs, strict JSON decoding, and RFC 9457 problem details
+// for every error answer. Keeping it here means a service's own code is only its routes and small
+// handlers that decode, call the domain and encode.
+//
+// [NewRouter] returns a gorilla/mux router whose routes all run through, outermost first:
+//
+//  1. panic recovery: a panicking handler answers 500 application/problem+json and logs the panic
+//     with its stack; the process keeps serving;
+//  2. request ID: a sane incoming X-Request-ID is kept, otherwise one is made up; it is sent back
+//     in the response, available to handlers through [RequestID], and recorded on the span, the
+//     access log line and every problem document, so one ID finds a request everywhere;
+//  3. tracing: otelmux starts a server span named "METHOD /route/{template}";
+//  4. access log and metrics: one log line per request (method, route, status, bytes, duration,
+//     request ID; never headers or bodies) and the http.server.request.duration histogram per
+//     route, with exemplars that link its buckets to traces;
+//  5. a request body limit (1 MiB unless configured).
+//
+// Unknown paths and methods answer 404 and 405 as problem documents too.
+//
+// Handlers report failure with [WriteError], which is the one place where errors become status
+// codes: [RequestError] (from [DecodeJSON]) keeps its own 4xx status, the router's
+// [RouterOptions].MapError maps a service's domain errors, this package's sentinels
+// ([ErrNotFound], [ErrConflict], ...) cover the common cases, and anything else is a 500 whose
+// text is never shown to the client but logged on the request's access log line.
+//
+// Health checks and /metrics are best mounted in front of this router (on an http.ServeMux that
+// hands everything else to it), so that Consul's checks and Prometheus's scrapes, which arrive
+// every few seconds, are neither traced nor logged.
+package httpserver

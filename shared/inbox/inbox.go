@@ -1,0 +1,84 @@
+// Package inbox makes Kafka consumers idempotent. Kafka, like the outbox relay that feeds it,
+// delivers every event at least once, so the same event can arrive twice: after a relay crash,
+// a consumer restart before its offset was committed, or a rebalance. The inbox turns
+// at-least-once delivery into exactly-once effects.
+//
+// It records, per consumer, the IDs of the events it has processed, in a processed_events table
+// written in the same transaction as the event's effect. If the transaction commits, both the
+// effect and the record are there; if it rolls back, neither is, and the redelivered event is
+// applied then. A second delivery finds the record and changes nothing.
+//
+// The event ID is the "event-id" Kafka header that outbox.Add writes. Rows are never deleted here;
+// a service that wants to may delete those older than its topics' retention, since Kafka cannot
+// redeliver anything older.
+package inbox
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tracecart/tracecart/shared/postgres"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations creates the processed_events table. Pass it to postgres.Migrate together with the
+// service's own migrations.
+var Migrations = postgres.MigrationSet{Name: "inbox", FS: migrations}
+
+// ErrNoEventID is returned for an event without an ID: it could not be deduplicated, so it is not
+// processed at all. A consumer should treat it as a malformed message.
+var ErrNoEventID = errors.New("event has no ID")
+
+// Process records that consumer is processing the event eventID, as part of tx, and reports
+// whether this is the first time. Apply the event's effect in tx only when first is true, and
+// commit; when first is false the effect was already applied by an earlier, committed delivery.
+//
+// consumer names the effect, usually the consumer group: two consumers of the same event each
+// process it once.
+//
+// If another transaction is processing the same event at this moment, Process waits for it: it
+// returns first == false once that transaction commits, and true if it rolls back.
+func Process(ctx context.Context, tx pgx.Tx, consumer, eventID string) (first bool, err error) {
+	if eventID == "" {
+		return false, ErrNoEventID
+	}
+	tag, err := tx.Exec(ctx,
+		`INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		consumer, eventID)
+	if err != nil {
+		return false, fmt.Errorf("record event %s as processed by %s: %w", eventID, consumer, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Handle runs fn, the effect of the event eventID on consumer's state, exactly once however often
+// the event is delivered. It opens a transaction, records the event with Process and runs fn in the
+// same transaction. It returns duplicate == true, without running fn, if the event was processed
+// before.
+//
+// If fn fails, the transaction rolls back: the event is not recorded, and a redelivery runs fn
+// again. fn's error is returned as it is.
+func Handle(ctx context.Context, pool *pgxpool.Pool, consumer, eventID string, fn func(pgx.Tx) error) (duplicate bool, err error) {
+	err = postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+		first, err := Process(ctx, tx, consumer, eventID)
+		if err != nil {
+			return err
+		}
+		if !first {
+			duplicate = true
+			return nil
+		}
+		return fn(tx)
+	})
+	if err != nil {
+		return false, err
+	}
+	return duplicate, nil
+}

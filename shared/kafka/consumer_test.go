@@ -1,0 +1,274 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tracecart/tracecart/shared/kafka"
+	"github.com/tracecart/tracecart/shared/testinfra"
+)
+
+// TestPoisonMessageIsDeadLetteredAndDoesNotBlock publishes a message the handler cannot process and
+// then a good one with the same key, so both are on one partition, in that order. The poison
+// message must end up on the dead-letter topic, unchanged and with the error attached, and the good
+// one must still be processed.
+func TestPoisonMessageIsDeadLetteredAndDoesNotBlock(t *testing.T) {
+	const maxAttempts = 3
+	tests := []struct {
+		name         string
+		handlerErr   error
+		wantAttempts int
+	}{
+		{"permanent error skips the retries", kafka.Permanent(errors.New("decode order.created: unexpected end of JSON input")), 1},
+		{"transient error exhausts the retries", errors.New("reserve stock: connection refused"), maxAttempts},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			brokers := []string{testinfra.Kafka(t)}
+			tel := newTelemetry(t)
+			topic := newTopic(t, brokers, 3)
+			group := testinfra.UniqueName(t, "group")
+
+			var seen collector
+			startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+				GroupID:     group,
+				Topics:      []string{topic},
+				MaxAttempts: maxAttempts,
+				Backoff:     fastRetries,
+				Handler: func(ctx context.Context, rec kafka.Record) error {
+					seen.add(rec)
+					if string(rec.Value) == "poison" {
+						return tt.handlerErr
+					}
+					return nil
+				},
+			}))
+
+			err := newProducer(t, brokers, tel.producerOptions()).Publish(t.Context(),
+				kafka.Record{Topic: topic, Key: "order-1", Value: []byte("poison"), Headers: map[string]string{kafka.HeaderEventID: "bad-1"}},
+				kafka.Record{Topic: topic, Key: "order-1", Value: []byte("good")},
+			)
+			if err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+
+			eventually(t, func() bool { return seen.has("good") }, "the message after the poison one to be handled")
+			if got := seen.count("poison"); got != tt.wantAttempts {
+				t.Errorf("handler ran %d times for the poison message, want %d", got, tt.wantAttempts)
+			}
+
+			dead := readPartition(t, brokers, group+".dlq", 0, 1)[0]
+			if string(dead.Key) != "order-1" || string(dead.Value) != "poison" {
+				t.Errorf("dead letter has key %q and value %q, want the original order-1 and poison", dead.Key, dead.Value)
+			}
+			poison := seen.first()
+			for key, want := range map[string]string{
+				kafka.HeaderEventID:              "bad-1",
+				kafka.HeaderDLQError:             tt.handlerErr.Error(),
+				kafka.HeaderDLQOriginalTopic:     topic,
+				kafka.HeaderDLQOriginalPartition: strconv.Itoa(poison.Partition),
+				kafka.HeaderDLQOriginalOffset:    strconv.FormatInt(poison.Offset, 10),
+				kafka.HeaderDLQConsumerGroup:     group,
+				kafka.HeaderDLQAttempts:          strconv.Itoa(tt.wantAttempts),
+			} {
+				if got := header(dead, key); got != want {
+					t.Errorf("dead letter header %s = %q, want %q", key, got, want)
+				}
+			}
+
+			// The failed process span records every attempt, and the dead-letter send is its child.
+			process := tel.waitSpans(t, "process "+topic, trace.SpanKindConsumer, 2)[0]
+			if process.Status.Code != codes.Error {
+				t.Errorf("poison message's process span has status %v, want Error", process.Status.Code)
+			}
+			if n := len(process.Events); n != tt.wantAttempts {
+				t.Errorf("poison message's process span has %d events, want one per attempt (%d)", n, tt.wantAttempts)
+			}
+			send := tel.span(t, "send "+group+".dlq", trace.SpanKindProducer)
+			if send.Parent.SpanID() != process.SpanContext.SpanID() {
+				t.Errorf("dead-letter send span's parent = %s, want the failed process span %s", send.Parent.SpanID(), process.SpanContext.SpanID())
+			}
+			eventually(t, func() bool { return tel.sum(t, kafka.MetricDeadLettered) == 1 }, "one dead-lettered message to be counted")
+		})
+	}
+}
+
+// TestTransientFailureIsRetriedThenCommitted checks that a message whose handler fails twice and then
+// succeeds is handled successfully exactly once, and that its offset is committed then: a new
+// consumer in the same group does not see it again.
+func TestTransientFailureIsRetriedThenCommitted(t *testing.T) {
+	brokers := []string{testinfra.Kafka(t)}
+	tel := newTelemetry(t)
+	topic := newTopic(t, brokers, 1)
+	group := testinfra.UniqueName(t, "group")
+	producer := newProducer(t, brokers, tel.producerOptions())
+
+	var calls, successes atomic.Int32
+	first := startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+		GroupID: group,
+		Topics:  []string{topic},
+		Backoff: fastRetries,
+		Handler: func(ctx context.Context, rec kafka.Record) error {
+			if calls.Add(1) <= 2 {
+				return errors.New("update stock: deadlock detected")
+			}
+			successes.Add(1)
+			return nil
+		},
+	}))
+	if err := producer.Publish(t.Context(), kafka.Record{Topic: topic, Key: "order-1", Value: []byte("flaky")}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+
+	process := tel.span(t, "process "+topic, trace.SpanKindConsumer) // ends after the commit
+	if calls.Load() != 3 || successes.Load() != 1 {
+		t.Errorf("handler ran %d times with %d successes, want 3 and 1", calls.Load(), successes.Load())
+	}
+	if process.Status.Code == codes.Error || len(process.Events) != 2 {
+		t.Errorf("process span has status %v and %d events, want no error and the 2 failures", process.Status.Code, len(process.Events))
+	}
+	if err := first.stop(); err != nil {
+		t.Fatalf("stop first consumer: %v", err)
+	}
+
+	var seen collector
+	startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+		GroupID: group,
+		Topics:  []string{topic},
+		Handler: func(ctx context.Context, rec kafka.Record) error { seen.add(rec); return nil },
+	}))
+	if err := producer.Publish(t.Context(), kafka.Record{Topic: topic, Key: "order-1", Value: []byte("marker")}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	eventually(t, func() bool { return seen.has("marker") }, "the second consumer to handle the marker")
+	if got := seen.values(); !slices.Equal(got, []string{"marker"}) {
+		t.Errorf("second consumer handled %q, want only the marker: the retried message was committed", got)
+	}
+	if tel.sum(t, kafka.MetricDeadLettered) != 0 {
+		t.Error("a message that finally succeeded was dead-lettered")
+	}
+}
+
+// TestUnsettledMessageIsRedeliveredAfterRestart stops a consumer while it waits to retry a failing
+// message. A new consumer in the same group must get that message again (at-least-once) and not
+// the one before it, which had been committed.
+func TestUnsettledMessageIsRedeliveredAfterRestart(t *testing.T) {
+	brokers := []string{testinfra.Kafka(t)}
+	tel := newTelemetry(t)
+	topic := newTopic(t, brokers, 1)
+	group := testinfra.UniqueName(t, "group")
+
+	err := newProducer(t, brokers, tel.producerOptions()).Publish(t.Context(),
+		kafka.Record{Topic: topic, Key: "order-1", Value: []byte("m1")},
+		kafka.Record{Topic: topic, Key: "order-1", Value: []byte("m2")},
+		kafka.Record{Topic: topic, Key: "order-1", Value: []byte("m3")},
+	)
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+
+	var firstSeen collector
+	first := startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+		GroupID: group,
+		Topics:  []string{topic},
+		Backoff: kafka.Backoff{Initial: time.Hour, Max: time.Hour}, // m2 waits for a retry until the stop
+		Handler: func(ctx context.Context, rec kafka.Record) error {
+			firstSeen.add(rec)
+			if string(rec.Value) == "m2" {
+				return errors.New("charge wallet: payment provider unavailable")
+			}
+			return nil
+		},
+	}))
+	eventually(t, func() bool { return firstSeen.has("m2") }, "the first consumer to fail on m2")
+	if err := first.stop(); err != nil { // Run must return promptly from the backoff, with nil
+		t.Fatalf("stop first consumer: %v", err)
+	}
+
+	var secondSeen collector
+	startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+		GroupID: group,
+		Topics:  []string{topic},
+		Handler: func(ctx context.Context, rec kafka.Record) error { secondSeen.add(rec); return nil },
+	}))
+	eventually(t, func() bool { return secondSeen.has("m3") }, "the second consumer to reach m3")
+	if got := secondSeen.values(); !slices.Equal(got, []string{"m2", "m3"}) {
+		t.Errorf("second consumer handled %q, want m2 (never settled) and m3, and not m1 (committed)", got)
+	}
+}
+
+// TestShutdownFinishesMessageInHand cancels Run while the handler is busy. The handler's context
+// must stay usable, Run must return nil once the handler is done, and the message must be
+// committed so that the next consumer of the group starts after it.
+func TestShutdownFinishesMessageInHand(t *testing.T) {
+	brokers := []string{testinfra.Kafka(t)}
+	tel := newTelemetry(t)
+	topic := newTopic(t, brokers, 1)
+	group := testinfra.UniqueName(t, "group")
+
+	err := newProducer(t, brokers, tel.producerOptions()).Publish(t.Context(),
+		kafka.Record{Topic: topic, Key: "order-1", Value: []byte("m1")},
+		kafka.Record{Topic: topic, Key: "order-1", Value: []byte("m2")},
+	)
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+
+	inHand, release := make(chan struct{}), make(chan struct{})
+	handlerCtxErr := make(chan error, 1)
+	first := startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+		GroupID: group,
+		Topics:  []string{topic},
+		Handler: func(ctx context.Context, rec kafka.Record) error {
+			if string(rec.Value) == "m1" {
+				close(inHand)
+				<-release
+				handlerCtxErr <- ctx.Err()
+			}
+			return nil
+		},
+	}))
+
+	select {
+	case <-inHand:
+	case <-time.After(waitTimeout):
+		t.Fatal("timed out waiting for the handler to get m1")
+	}
+	first.cancel()
+	close(release)
+	if err := first.stop(); err != nil {
+		t.Fatalf("stop first consumer: %v", err)
+	}
+	if err := <-handlerCtxErr; err != nil {
+		t.Errorf("handler's context was cancelled by the shutdown (%v); the message in hand must be finished", err)
+	}
+
+	var seen collector
+	startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+		GroupID: group,
+		Topics:  []string{topic},
+		Handler: func(ctx context.Context, rec kafka.Record) error { seen.add(rec); return nil },
+	}))
+	eventually(t, func() bool { return seen.has("m2") }, "the second consumer to handle m2")
+	if got := seen.values(); !slices.Equal(got, []string{"m2"}) {
+		t.Errorf("second consumer handled %q, want only m2: m1 was finished and committed at shutdown", got)
+	}
+}
+
+// TestRunReportsInvalidOptions checks that a misconfigured consumer fails at Run with a clear error
+// instead of panicking in kafka-go.
+func TestRunReportsInvalidOptions(t *testing.T) {
+	c := kafka.NewConsumer([]string{"127.0.0.1:1"}, kafka.ConsumerOptions{GroupID: "g", Handler: func(context.Context, kafka.Record) error { return nil }})
+	defer c.Close()
+	if err := c.Run(t.Context()); !errors.Is(err, kafka.ErrInvalidOptions) {
+		t.Errorf("Run without topics = %v, want ErrInvalidOptions", err)
+	}
+}

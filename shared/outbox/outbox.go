@@ -1,0 +1,110 @@
+// Package outbox implements the transactional outbox: a service that changes its state and must
+// tell the world about it writes the event into an outbox table in the same database transaction
+// (Add), and a Relay publishes the table's rows to Kafka afterwards.
+//
+// Writing to Kafka directly from a request handler would either lose events (the transaction
+// commits, the process dies before the write) or announce changes that never happened (the write
+// succeeds, the transaction rolls back). With the outbox, an event exists if and only if its state
+// change was committed, and the relay keeps trying until Kafka has it. Delivery is at-least-once:
+// the relay publishes a row before it marks it published, so a crash in between publishes the row
+// again, and consumers deduplicate on the "event-id" header (see package inbox).
+//
+// Each row also keeps the trace context of the transaction that wrote it, which the Kafka producer
+// uses as the parent of its send span: the trace of an order goes on through Kafka instead of
+// stopping at the table.
+//
+// A service applies the table's schema with the rest of its migrations, and runs one Relay:
+//
+//	own := postgres.MigrationSet{Name: "order-service", FS: migrations} // //go:embed migrations/*.sql
+//	err := postgres.Migrate(ctx, pool, own, outbox.Migrations, inbox.Migrations)
+//	...
+//	relay := outbox.NewRelay(pool, producer, outbox.RelayOptions{})
+//	g.Go(func() error { return relay.Run(ctx) }) // g: the errgroup of run's long-running parts
+package outbox
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/tracecart/tracecart/shared/kafka"
+	"github.com/tracecart/tracecart/shared/postgres"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations creates the outbox table. Pass it to postgres.Migrate together with the service's own
+// migrations.
+var Migrations = postgres.MigrationSet{Name: "outbox", FS: migrations}
+
+// notifyChannel is the Postgres channel Add notifies and the Relay listens on.
+const notifyChannel = "outbox"
+
+// ErrInvalidMessage is returned by Add for a message without a topic or a type: such an event
+// could never be routed or handled, so it is refused before it reaches the table.
+var ErrInvalidMessage = errors.New("invalid outbox message")
+
+// Message is an event to publish once the transaction that adds it commits.
+type Message struct {
+	// ID identifies the event for consumers' deduplication. The zero UUID means "generate one";
+	// set it yourself when the event ID must be derived from something, such as the command that
+	// caused the event, so that a retried command produces the same event ID.
+	ID uuid.UUID
+	// Topic is the Kafka topic, and Key the message key: events with the same key (tracecart uses
+	// the order ID) land on the same partition and are consumed in order.
+	Topic string
+	Key   string
+	// Type names the event, such as "order.created"; it travels in the "event-type" header.
+	Type string
+	// Payload is the message value, usually JSON.
+	Payload []byte
+}
+
+// Add writes msgs into the outbox as part of tx, the caller's transaction: they are published if and
+// only if tx commits. Besides "event-id" and "event-type", each row's headers hold the trace
+// context of ctx, written by the global OpenTelemetry propagator (W3C traceparent and tracestate
+// once telemetry is set up).
+//
+// Add also notifies the relay. Postgres delivers the notification when tx commits, and not at all
+// when it rolls back, so the relay wakes exactly when there is something new to publish.
+func Add(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	propagator := otel.GetTextMapPropagator()
+
+	batch := &pgx.Batch{}
+	for i, m := range msgs {
+		if m.Topic == "" || m.Type == "" {
+			return fmt.Errorf("add message %d to the outbox: %w: topic and type are required", i, ErrInvalidMessage)
+		}
+		if m.ID == uuid.Nil {
+			m.ID = uuid.New()
+		}
+		if m.Payload == nil {
+			m.Payload = []byte{} // a nil slice would be stored as NULL
+		}
+		headers := propagation.MapCarrier{}
+		propagator.Inject(ctx, headers)
+		headers[kafka.HeaderEventID] = m.ID.String()
+		headers[kafka.HeaderEventType] = m.Type
+
+		batch.Queue(
+			`INSERT INTO outbox (id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)`,
+			m.ID, m.Topic, m.Key, m.Payload, map[string]string(headers),
+		)
+	}
+	batch.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
+
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("add %d messages to the outbox: %w", len(msgs), err)
+	}
+	return nil
+}

@@ -1,0 +1,342 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/tracecart/tracecart/shared/kafka"
+	"github.com/tracecart/tracecart/shared/postgres"
+)
+
+// instrumentationName names this package as the source of its metrics.
+const instrumentationName = "github.com/tracecart/tracecart/shared/outbox"
+
+// Metric names. The Prometheus exporter turns them into tracecart_outbox_backlog,
+// tracecart_outbox_oldest_age_seconds and tracecart_outbox_published_total.
+const (
+	// MetricBacklog is a gauge of the rows not yet published. It should hover near zero; a
+	// backlog that keeps growing means Kafka is unreachable or the relay is not running.
+	MetricBacklog = "tracecart.outbox.backlog"
+	// MetricOldestAge is a gauge of the age in seconds of the oldest unpublished row: how late
+	// the most delayed event is. Alert on it rather than on the backlog, which is large and
+	// harmless during a burst of orders.
+	MetricOldestAge = "tracecart.outbox.oldest_age"
+	// MetricPublished counts the events the relay published, per topic
+	// (messaging.destination.name). Republished events count again.
+	MetricPublished = "tracecart.outbox.published"
+)
+
+// Defaults for RelayOptions.
+const (
+	DefaultBatchSize    = 100
+	DefaultPollInterval = time.Second
+	DefaultRetention    = time.Hour
+)
+
+const (
+	// purgeInterval is how often, at most, the relay deletes expired rows: deleting is a scan of
+	// the table, so it is not done on every wake-up.
+	purgeInterval = time.Minute
+
+	// The LISTEN connection is reopened with a backoff between these bounds; polling goes on
+	// meanwhile, so events are late but not lost.
+	minListenBackoff = 100 * time.Millisecond
+	maxListenBackoff = 10 * time.Second
+)
+
+// Publisher sends records to Kafka and returns only once the broker has acknowledged all of them.
+// The relay marks rows published only after Publish returns nil.
+type Publisher interface {
+	Publish(ctx context.Context, recs ...kafka.Record) error
+}
+
+var _ Publisher = (*kafka.Producer)(nil)
+
+// RelayOptions configures a Relay. The zero value gives the defaults.
+type RelayOptions struct {
+	// BatchSize is the most rows published in one transaction. Default 100.
+	BatchSize int
+	// PollInterval is how often the relay looks at the table without being notified: the safety net
+	// for lost notifications and a broken LISTEN connection, and the pause before retrying after a
+	// failed publish. Default one second.
+	PollInterval time.Duration
+	// Retention is how long published rows are kept, for inspection, before the relay deletes them.
+	// Default one hour.
+	Retention time.Duration
+
+	// MeterProvider receives the relay's metrics; default the global one. Logger receives the
+	// errors the relay recovers from; default slog.Default().
+	MeterProvider metric.MeterProvider
+	Logger        *slog.Logger
+}
+
+// Relay publishes the outbox table's rows to Kafka, in the order they were written, and marks them
+// published.
+//
+// It is woken by the notification Add sends, so events are normally on their way within
+// milliseconds of the commit, and it also polls every PollInterval in case a notification was
+// missed. Any number of relays may work on one table, one per replica of a service: each claims its
+// batch with FOR UPDATE SKIP LOCKED, so they never publish the same row at the same time. Events
+// of one key keep their order with a single relay; with several, events written close together in
+// separate transactions may overtake each other, as may a republished event after a crash.
+type Relay struct {
+	pool      *pgxpool.Pool
+	publisher Publisher
+	opts      RelayOptions
+	meter     metric.Meter
+	published metric.Int64Counter
+}
+
+// NewRelay returns a relay that publishes the outbox rows in pool's database through publisher.
+// It does nothing until Run.
+func NewRelay(pool *pgxpool.Pool, publisher Publisher, opts RelayOptions) *Relay {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.MeterProvider == nil {
+		opts.MeterProvider = otel.GetMeterProvider()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+
+	meter := opts.MeterProvider.Meter(instrumentationName)
+	published, err := meter.Int64Counter(MetricPublished,
+		metric.WithUnit("{event}"),
+		metric.WithDescription("Outbox events published to Kafka."))
+	otel.Handle(err) // on error the counter is a no-op: telemetry must not stop the relay
+
+	return &Relay{pool: pool, publisher: publisher, opts: opts, meter: meter, published: published}
+}
+
+// Run publishes outbox rows until ctx is done, then returns nil. Errors on the way (Kafka or
+// Postgres unreachable) are logged and retried at the next poll; Run returns an error only if it
+// cannot start.
+//
+// When ctx ends in the middle of a batch, the batch is rolled back and published again by the next
+// relay to run: possibly a second time, never not at all.
+func (r *Relay) Run(ctx context.Context) error {
+	gauges, err := r.registerGauges()
+	if err != nil {
+		return fmt.Errorf("register outbox metrics: %w", err)
+	}
+	defer func() { _ = gauges.Unregister() }()
+
+	wake := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { r.listen(ctx, wake) })
+
+	poll := time.NewTicker(r.opts.PollInterval)
+	defer poll.Stop()
+	nextPurge := time.Now()
+	for {
+		if err := r.drain(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.opts.Logger.WarnContext(ctx, "outbox relay: publishing failed, retrying at the next poll",
+				slog.Any("error", err))
+			// Notifications do not bring Kafka back, so only the poll ends this wait.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-poll.C:
+			}
+			continue
+		}
+		if now := time.Now(); !now.Before(nextPurge) {
+			r.purge(ctx)
+			nextPurge = now.Add(min(purgeInterval, r.opts.Retention))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// drain publishes batches until the backlog is empty.
+func (r *Relay) drain(ctx context.Context) error {
+	for {
+		n, err := r.publishBatch(ctx)
+		if err != nil {
+			return err
+		}
+		// A short batch means no unpublished row was left that another relay had not claimed.
+		if n < r.opts.BatchSize {
+			return nil
+		}
+	}
+}
+
+// publishBatch claims the oldest unpublished rows, publishes them and marks them published, all in
+// one transaction, and returns how many it published.
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	var recs []kafka.Record
+	err := postgres.InTx(ctx, r.pool, func(tx pgx.Tx) error {
+		// SKIP LOCKED: rows another relay is publishing right now are not ours to wait for.
+		rows, err := tx.Query(ctx, `
+			SELECT seq, topic, key, payload, headers
+			FROM outbox
+			WHERE published_at IS NULL
+			ORDER BY seq
+			LIMIT $1
+			FOR UPDATE SKIP LOCKED`, r.opts.BatchSize)
+		if err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		var seqs []int64
+		for rows.Next() {
+			var seq int64
+			var rec kafka.Record
+			if err := rows.Scan(&seq, &rec.Topic, &rec.Key, &rec.Value, &rec.Headers); err != nil {
+				rows.Close()
+				return fmt.Errorf("read outbox row: %w", err)
+			}
+			seqs = append(seqs, seq)
+			recs = append(recs, rec)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+
+		if err := r.publisher.Publish(ctx, recs...); err != nil {
+			return fmt.Errorf("publish %d outbox rows: %w", len(recs), err)
+		}
+		// The events are in Kafka now. Should the process die before the commit below, the rows
+		// stay unpublished and are published again: at-least-once, never lost.
+		if _, err := tx.Exec(ctx,
+			`UPDATE outbox SET published_at = now() WHERE seq = ANY($1)`, seqs,
+		); err != nil {
+			return fmt.Errorf("mark %d outbox rows published: %w", len(seqs), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, rec := range recs {
+		r.published.Add(ctx, 1, metric.WithAttributes(semconv.MessagingDestinationName(rec.Topic)))
+	}
+	return len(recs), nil
+}
+
+// purge deletes published rows older than the retention. A failure only delays the deletion, so
+// it is logged, not returned.
+func (r *Relay) purge(ctx context.Context) {
+	_, err := r.pool.Exec(ctx,
+		`DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)`,
+		r.opts.Retention.Seconds())
+	if err != nil && ctx.Err() == nil {
+		r.opts.Logger.WarnContext(ctx, "outbox relay: deleting old published rows failed", slog.Any("error", err))
+	}
+}
+
+// listen keeps a connection subscribed to the outbox channel and signals wake for every
+// notification, reconnecting with backoff when the connection breaks, until ctx is done.
+func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
+	backoff := minListenBackoff
+	for {
+		err := r.listenOnce(ctx, wake, func() { backoff = minListenBackoff })
+		if ctx.Err() != nil {
+			return
+		}
+		r.opts.Logger.WarnContext(ctx, "outbox relay: LISTEN connection lost, polling until it is back",
+			slog.Any("error", err), slog.Duration("retry_in", backoff))
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, maxListenBackoff)
+	}
+}
+
+// listenOnce subscribes one connection to the outbox channel and forwards its notifications to
+// wake until the connection fails or ctx is done. It calls subscribed once LISTEN has succeeded.
+func (r *Relay) listenOnce(ctx context.Context, wake chan<- struct{}, subscribed func()) error {
+	pooled, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	// Take the connection out of the pool for good: a connection that is still subscribed must
+	// never be handed to another user of the pool, so it is closed, not released, at the end.
+	conn := pooled.Hijack()
+	defer func() { _ = conn.Close(ctx) }()
+
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return fmt.Errorf("listen on %q: %w", notifyChannel, err)
+	}
+	subscribed()
+	// Rows may have been committed while nobody was listening.
+	signal(wake)
+
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("wait for notification: %w", err)
+		}
+		signal(wake)
+	}
+}
+
+// signal wakes the relay without blocking: one pending wake-up covers any number of commits, as
+// the relay drains the whole backlog each time it wakes.
+func signal(wake chan<- struct{}) {
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+}
+
+// registerGauges reports the backlog gauges, measured by a query whenever metrics are collected.
+func (r *Relay) registerGauges() (metric.Registration, error) {
+	backlog, err := r.meter.Int64ObservableGauge(MetricBacklog,
+		metric.WithUnit("{event}"),
+		metric.WithDescription("Outbox rows not yet published to Kafka."))
+	if err != nil {
+		return nil, err
+	}
+	oldestAge, err := r.meter.Float64ObservableGauge(MetricOldestAge,
+		metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest outbox row not yet published to Kafka."))
+	if err != nil {
+		return nil, err
+	}
+	return r.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		var rows int64
+		var age float64
+		err := r.pool.QueryRow(ctx, `
+			SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+			FROM outbox
+			WHERE published_at IS NULL`).Scan(&rows, &age)
+		if err != nil {
+			return fmt.Errorf("measure outbox backlog: %w", err)
+		}
+		o.ObserveInt64(backlog, rows)
+		o.ObserveFloat64(oldestAge, age)
+		return nil
+	}, backlog, oldestAge)
+}

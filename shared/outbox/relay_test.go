@@ -1,0 +1,374 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tracecart/tracecart/shared/kafka"
+	"github.com/tracecart/tracecart/shared/outbox"
+	"github.com/tracecart/tracecart/shared/postgres"
+)
+
+func TestRelayPublishesOnNotification(t *testing.T) {
+	e := newEnv(t)
+	// Polling alone would take a minute: anything faster is the notification's doing.
+	e.startRelay(t, e.producer, outbox.RelayOptions{PollInterval: time.Minute})
+	e.listenerPID(t, 0)
+
+	var want []outbox.Message
+	for round := range 3 { // the first round also absorbs the relay's start-up drain
+		msgs := e.messages(5)
+		start := time.Now()
+		e.add(t, msgs...)
+		e.waitAllPublished(t)
+		t.Logf("round %d: published %v after the commit", round, time.Since(start))
+		want = append(want, msgs...)
+	}
+
+	// One partition, so the topic's order is the relay's order: the order the rows were added in.
+	got := e.readTopic(t)
+	if len(got) != len(want) {
+		t.Fatalf("topic has %d messages, want %d", len(got), len(want))
+	}
+	for i, msg := range got {
+		if id := header(msg, kafka.HeaderEventID); id != want[i].ID.String() {
+			t.Errorf("message %d: event-id = %s, want %s", i, id, want[i].ID)
+		}
+		if string(msg.Key) != want[i].Key || string(msg.Value) != string(want[i].Payload) {
+			t.Errorf("message %d: key/value = %s/%s, want %s/%s", i, msg.Key, msg.Value, want[i].Key, want[i].Payload)
+		}
+		if typ := header(msg, kafka.HeaderEventType); typ != want[i].Type {
+			t.Errorf("message %d: event-type = %q, want %q", i, typ, want[i].Type)
+		}
+	}
+}
+
+func TestRelayReconnectsWhenListenConnectionBreaks(t *testing.T) {
+	e := newEnv(t)
+	e.startRelay(t, e.producer, outbox.RelayOptions{PollInterval: time.Minute})
+	pid := e.listenerPID(t, 0)
+
+	if _, err := e.pool.Exec(t.Context(), "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	e.listenerPID(t, pid) // a new connection listens
+
+	msgs := e.messages(3)
+	e.add(t, msgs...)
+	e.waitAllPublished(t) // well before the one-minute poll
+	counts := e.deliveries(t)
+	for _, m := range msgs {
+		if counts[m.ID.String()] != 1 {
+			t.Errorf("event %s published %d times, want 1", m.ID, counts[m.ID.String()])
+		}
+	}
+}
+
+// crashingPublisher kills its relay in the middle of a batch, as if the process died there: after
+// Kafka acknowledged the batch (before the relay could mark its rows published) or before the
+// batch reached Kafka at all.
+type crashingPublisher struct {
+	next         outbox.Publisher
+	crash        context.CancelFunc
+	publishFirst bool
+	published    atomic.Int64
+}
+
+func (p *crashingPublisher) Publish(ctx context.Context, recs ...kafka.Record) error {
+	if !p.publishFirst {
+		p.crash()
+		return ctx.Err()
+	}
+	if err := p.next.Publish(ctx, recs...); err != nil {
+		return err
+	}
+	p.published.Add(int64(len(recs)))
+	p.crash()
+	return nil // the publish itself succeeded; the relay dies on its way to the UPDATE
+}
+
+func TestRelayCrashLosesNothing(t *testing.T) {
+	tests := []struct {
+		name         string
+		publishFirst bool
+	}{
+		{name: "between publishing and marking", publishFirst: true},
+		{name: "while publishing", publishFirst: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			msgs := e.messages(5)
+			e.add(t, msgs...)
+
+			ctx, crash := context.WithCancel(t.Context())
+			crasher := &crashingPublisher{next: e.producer, crash: crash, publishFirst: tt.publishFirst}
+			done := make(chan error, 1)
+			go func() { done <- outbox.NewRelay(e.pool, crasher, outbox.RelayOptions{}).Run(ctx) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("crashed relay's Run: %v", err)
+				}
+			case <-time.After(waitTimeout):
+				t.Fatal("relay did not crash")
+			}
+
+			if tt.publishFirst && crasher.published.Load() != int64(len(msgs)) {
+				t.Fatalf("the relay published %d events before crashing, want %d", crasher.published.Load(), len(msgs))
+			}
+			if got := e.count(t, "SELECT count(*) FROM outbox WHERE published_at IS NULL"); got != len(msgs) {
+				t.Fatalf("%d rows unpublished after the crash, want all %d", got, len(msgs))
+			}
+
+			// A new instance of the service starts.
+			e.startRelay(t, e.producer, outbox.RelayOptions{})
+			e.waitAllPublished(t)
+
+			counts := e.deliveries(t)
+			for _, m := range msgs {
+				if counts[m.ID.String()] < 1 {
+					t.Errorf("event %s was lost", m.ID)
+				}
+			}
+			t.Logf("deliveries per event: %v", counts)
+		})
+	}
+}
+
+// gatedPublisher lets a test hold a relay in the middle of its batch, with the batch's rows locked.
+type gatedPublisher struct {
+	next      outbox.Publisher
+	before    func() // runs before each publish
+	after     func() // runs after each successful publish
+	published atomic.Int64
+}
+
+func (p *gatedPublisher) Publish(ctx context.Context, recs ...kafka.Record) error {
+	p.before()
+	if err := p.next.Publish(ctx, recs...); err != nil {
+		return err
+	}
+	p.published.Add(int64(len(recs)))
+	p.after()
+	return nil
+}
+
+func TestConcurrentRelaysPublishEachEventOnce(t *testing.T) {
+	e := newEnv(t)
+	var msgs []outbox.Message
+	for range 4 {
+		batch := e.messages(5)
+		e.add(t, batch...)
+		msgs = append(msgs, batch...)
+	}
+	opts := outbox.RelayOptions{BatchSize: 5, PollInterval: time.Minute}
+
+	// Relay A claims the first batch and holds it until relay B has published another one. If B
+	// waited for A's locks instead of skipping them, neither would get anywhere.
+	aHolds, bPublished := make(chan struct{}), make(chan struct{})
+	var aOnce, bOnce sync.Once
+	relayA := &gatedPublisher{next: e.producer, after: func() {}, before: func() {
+		aOnce.Do(func() {
+			close(aHolds)
+			select {
+			case <-bPublished:
+			case <-time.After(waitTimeout):
+				t.Error("relay B published nothing while relay A held its batch")
+			}
+		})
+	}}
+	relayB := &gatedPublisher{next: e.producer, before: func() {}, after: func() { bOnce.Do(func() { close(bPublished) }) }}
+
+	e.startRelay(t, relayA, opts)
+	select {
+	case <-aHolds:
+	case <-time.After(waitTimeout):
+		t.Fatal("relay A did not claim a batch")
+	}
+	e.startRelay(t, relayB, opts)
+	e.waitAllPublished(t)
+
+	counts := e.deliveries(t)
+	if len(counts) != len(msgs) {
+		t.Errorf("%d distinct events on the topic, want %d", len(counts), len(msgs))
+	}
+	for _, m := range msgs {
+		if counts[m.ID.String()] != 1 {
+			t.Errorf("event %s published %d times, want once", m.ID, counts[m.ID.String()])
+		}
+	}
+	t.Logf("relay A published %d events, relay B %d", relayA.published.Load(), relayB.published.Load())
+}
+
+// flakyPublisher fails while failing is set, as when Kafka is unreachable.
+type flakyPublisher struct {
+	next     outbox.Publisher
+	failing  atomic.Bool
+	attempts atomic.Int64
+}
+
+var errBrokerDown = errors.New("broker down")
+
+func (p *flakyPublisher) Publish(ctx context.Context, recs ...kafka.Record) error {
+	p.attempts.Add(1)
+	if p.failing.Load() {
+		return errBrokerDown
+	}
+	return p.next.Publish(ctx, recs...)
+}
+
+func TestRelayMetricsAndRetry(t *testing.T) {
+	e := newEnv(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	flaky := &flakyPublisher{next: e.producer}
+	flaky.failing.Store(true)
+
+	msgs := e.messages(3)
+	e.add(t, msgs...)
+	e.startRelay(t, flaky, outbox.RelayOptions{PollInterval: 50 * time.Millisecond, MeterProvider: mp})
+	eventually(t, "the relay retried after a failed publish", func() bool { return flaky.attempts.Load() >= 2 })
+
+	m := collect(t, reader)
+	if got := m.gaugeInt(outbox.MetricBacklog); got != int64(len(msgs)) {
+		t.Errorf("%s = %d while Kafka is down, want %d", outbox.MetricBacklog, got, len(msgs))
+	}
+	if got := m.gaugeFloat(outbox.MetricOldestAge); got <= 0 {
+		t.Errorf("%s = %v while Kafka is down, want > 0", outbox.MetricOldestAge, got)
+	}
+
+	flaky.failing.Store(false) // Kafka is back
+	e.waitAllPublished(t)
+
+	m = collect(t, reader)
+	if got := m.gaugeInt(outbox.MetricBacklog); got != 0 {
+		t.Errorf("%s = %d after publishing, want 0", outbox.MetricBacklog, got)
+	}
+	if got := m.gaugeFloat(outbox.MetricOldestAge); got != 0 {
+		t.Errorf("%s = %v after publishing, want 0", outbox.MetricOldestAge, got)
+	}
+	if got := m.sum(outbox.MetricPublished, attribute.String("messaging.destination.name", e.topic)); got != int64(len(msgs)) {
+		t.Errorf("%s{topic} = %d, want %d", outbox.MetricPublished, got, len(msgs))
+	}
+}
+
+func TestRelayDeletesExpiredRows(t *testing.T) {
+	e := newEnv(t)
+	msgs := e.messages(2)
+	e.add(t, msgs...)
+	e.startRelay(t, e.producer, outbox.RelayOptions{PollInterval: 50 * time.Millisecond, Retention: time.Millisecond})
+
+	eventually(t, "published rows are deleted", func() bool {
+		return e.count(t, "SELECT count(*) FROM outbox") == 0
+	})
+	counts := e.deliveries(t)
+	for _, m := range msgs {
+		if counts[m.ID.String()] != 1 {
+			t.Errorf("event %s published %d times before its row was deleted, want 1", m.ID, counts[m.ID.String()])
+		}
+	}
+}
+
+func TestRelayContinuesTheTrace(t *testing.T) {
+	useTraceContext(t)
+	e := newEnv(t)
+	recorder := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	producer := kafka.NewProducer(e.brokers, kafka.ProducerOptions{TracerProvider: tp})
+	t.Cleanup(func() { _ = producer.Close() })
+
+	// The request that wrote the event has long ended when the relay publishes it.
+	ctx, request := tp.Tracer("test").Start(t.Context(), "POST /orders")
+	err := postgres.InTx(ctx, e.pool, func(tx pgx.Tx) error {
+		return outbox.Add(ctx, tx, e.messages(1)...)
+	})
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	request.End()
+
+	e.startRelay(t, producer, outbox.RelayOptions{})
+	e.waitAllPublished(t)
+
+	got := e.readTopic(t)
+	if len(got) != 1 {
+		t.Fatalf("topic has %d messages, want 1", len(got))
+	}
+	traceID := request.SpanContext().TraceID().String()
+	if tp := header(got[0], "traceparent"); !strings.Contains(tp, traceID) {
+		t.Errorf("message traceparent = %q, want one in the request's trace %s", tp, traceID)
+	}
+	var sendSpans int
+	for _, span := range recorder.Ended() {
+		if span.Parent().SpanID() == request.SpanContext().SpanID() {
+			sendSpans++
+		}
+	}
+	if sendSpans != 1 {
+		t.Errorf("%d spans are children of the request span, want the producer's send span", sendSpans)
+	}
+}
+
+// metrics is one collection of a ManualReader.
+type metrics struct{ rm metricdata.ResourceMetrics }
+
+func collect(t *testing.T, reader *sdkmetric.ManualReader) metrics {
+	t.Helper()
+	var m metrics
+	if err := reader.Collect(t.Context(), &m.rm); err != nil {
+		t.Fatalf("collect metrics: %v", err)
+	}
+	return m
+}
+
+func (m metrics) find(name string) metricdata.Aggregation {
+	for _, sm := range m.rm.ScopeMetrics {
+		for _, metric := range sm.Metrics {
+			if metric.Name == name {
+				return metric.Data
+			}
+		}
+	}
+	return nil
+}
+
+func (m metrics) gaugeInt(name string) int64 {
+	if g, ok := m.find(name).(metricdata.Gauge[int64]); ok && len(g.DataPoints) == 1 {
+		return g.DataPoints[0].Value
+	}
+	return -1
+}
+
+func (m metrics) gaugeFloat(name string) float64 {
+	if g, ok := m.find(name).(metricdata.Gauge[float64]); ok && len(g.DataPoints) == 1 {
+		return g.DataPoints[0].Value
+	}
+	return -1
+}
+
+func (m metrics) sum(name string, attr attribute.KeyValue) int64 {
+	s, ok := m.find(name).(metricdata.Sum[int64])
+	if !ok {
+		return -1
+	}
+	var total int64
+	for _, dp := range s.DataPoints {
+		if v, ok := dp.Attributes.Value(attr.Key); ok && v == attr.Value {
+			total += dp.Value
+		}
+	}
+	return total
+}

@@ -1,0 +1,67 @@
+package postgres_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tracecart/tracecart/shared/postgres"
+)
+
+var errOutOfStock = errors.New("out of stock")
+
+func TestInTx(t *testing.T) {
+	pool := openDB(t)
+	if _, err := pool.Exec(t.Context(), "CREATE TABLE items (name text)"); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name      string
+		fnErr     error // what fn returns after its insert
+		fnPanics  bool
+		wantRows  int
+		wantPanic bool
+	}{
+		{name: "nil commits", wantRows: 1},
+		{name: "error rolls back and is returned as is", fnErr: errOutOfStock, wantRows: 0},
+		{name: "panic rolls back and keeps panicking", fnPanics: true, wantRows: 0, wantPanic: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			if _, err := pool.Exec(ctx, "TRUNCATE items"); err != nil {
+				t.Fatal(err)
+			}
+
+			var err error
+			panicked := func() (panicked bool) {
+				defer func() { panicked = recover() != nil }()
+				err = postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, "INSERT INTO items VALUES ('cup')"); err != nil {
+						return err
+					}
+					if tt.fnPanics {
+						panic("bug in fn")
+					}
+					return tt.fnErr
+				})
+				return false
+			}()
+
+			if panicked != tt.wantPanic {
+				t.Errorf("panicked = %v, want %v", panicked, tt.wantPanic)
+			}
+			if !errors.Is(err, tt.fnErr) {
+				t.Errorf("InTx error = %v, want %v", err, tt.fnErr)
+			}
+			if got := count(t, pool, "SELECT count(*) FROM items"); got != tt.wantRows {
+				t.Errorf("items has %d rows, want %d", got, tt.wantRows)
+			}
+			if got := pool.Stat().AcquiredConns(); got != 0 {
+				t.Errorf("%d connections still acquired after InTx returned", got)
+			}
+		})
+	}
+}
