@@ -19,6 +19,7 @@ export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 
 CONSUL_VERSION=v1.14.0
 JAEGER_VERSION=v1.76.0
+COMPOSE_VERSION=v2.40.3
 
 log() { printf '%s offline: %s\n' "$(date +%H:%M:%S)" "$*"; }
 have() { [ -z "${FORCE:-}" ] && docker image inspect "$1" >/dev/null 2>&1; }
@@ -99,10 +100,40 @@ jaeger() {
     "$(go_module_binary jaeger "github.com/jaegertracing/jaeger@$JAEGER_VERSION" ./cmd/jaeger)"
 }
 
+# compose: the demo needs `docker compose` (v2). Where the Docker CLI has no compose plugin, it
+# builds the real one from its Go module and installs it as the CLI plugin `docker-compose`.
+# The plugin goes where the CLI looks for system-wide plugins, or, without the rights to write
+# there, into the user's own ~/.docker/cli-plugins.
+compose() {
+  [ -z "${FORCE:-}" ] && docker compose version >/dev/null 2>&1 && return
+  local out="$cache/docker-compose-$COMPOSE_VERSION"
+  if [ ! -x "$out" ]; then
+    log "building docker compose $COMPOSE_VERSION from its module (a few minutes the first time)"
+    local buildlog="$cache/docker-compose-build.log" dir work="$cache/src-compose"
+    if ! {
+      dir=$(go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') &&
+        rm -rf "$work" && cp -r "$dir" "$work" && chmod -R u+w "$work" &&
+        # internal.Version is what `docker compose version` prints; the upstream Makefile sets it
+        # the same way.
+        (cd "$work" && go build -trimpath \
+          -ldflags="-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
+          -o "$out.tmp" ./cmd)
+    } >"$buildlog" 2>&1; then
+      cat "$buildlog" >&2
+      return 1
+    fi
+    mv "$out.tmp" "$out" && rm -rf "$work"
+  fi
+  local plugins=/usr/local/lib/docker/cli-plugins
+  mkdir -p "$plugins" 2>/dev/null && [ -w "$plugins" ] || plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+  mkdir -p "$plugins" && install -m 0755 "$out" "$plugins/docker-compose"
+  log "installed $(docker compose version) in $plugins"
+}
+
 postgres() { have "$POSTGRES_IMAGE" || docker_build "$POSTGRES_IMAGE" "$here/postgres"; }
 prometheus() { have "$PROMETHEUS_IMAGE" || docker_build "$PROMETHEUS_IMAGE" "$here/prometheus"; }
 
-steps=${*:-base golang postgres kafka consul prometheus jaeger}
+steps=${*:-base golang postgres kafka consul prometheus jaeger compose}
 for step in $steps; do
   [ "$step" = base ] || have "$RUNTIME_IMAGE" || base
   "$step"

@@ -97,9 +97,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Service: cfg.ServiceName, Version: cfg.Version,
 		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: router, Metrics: tel.MetricsHandler,
-		Ready:   []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
-		Consul:  registry,
-		Workers: []lifecycle.Worker{{Name: "outbox relay", Run: relay.Run}},
+		Ready:      []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
+		Consul:     registry,
+		Workers:    []lifecycle.Worker{{Name: "outbox relay", Run: relay.Run}},
 		DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger: log,
 	})
