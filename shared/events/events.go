@@ -104,7 +104,8 @@ func Decode(data []byte) (Envelope, error) {
 	return e, nil
 }
 
-// DecodePayload parses an envelope's payload into dst, rejecting unknown fields.
+// DecodePayload parses an envelope's payload. Unknown fields are ignored, so a producer may add
+// a field without a version bump; a field of the wrong type is malformed.
 func DecodePayload[T any](e Envelope) (T, error) {
 	var p T
 	if err := json.Unmarshal(e.Payload, &p); err != nil {

@@ -1,0 +1,185 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/tracecart/tracecart/shared/testinfra"
+)
+
+func TestMain(m *testing.M) { os.Exit(testinfra.Main(m)) }
+
+// events records what happened, in order, from several goroutines.
+type events struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (e *events) add(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.list = append(e.list, s)
+}
+
+func (e *events) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.Join(e.list, " > ")
+}
+
+// TestShutdownOrder proves the order Serve promises: deregister and fail readiness first, keep
+// serving during the drain delay, finish the request in flight, and only then stop the workers.
+func TestShutdownOrder(t *testing.T) {
+	consul := testinfra.NewConsul(t)
+	client, err := api.NewClient(&api.Config{Address: consul.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := testinfra.UniqueName(t, "svc")
+	var log events
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(inFlight)
+		<-release
+		log.add("slow request answered")
+		w.WriteHeader(http.StatusOK)
+	})
+	worker := Worker{Name: "recorder", Run: func(ctx context.Context) error {
+		<-ctx.Done()
+		log.add("worker stopped")
+		return nil
+	}}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	addr := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, Options{
+			Service: service, Version: "test", Addr: "127.0.0.1:0", AdvertiseAddress: "127.0.0.1",
+			Handler: handler, Consul: client, Workers: []Worker{worker},
+			DrainDelay: 500 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
+			Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
+			Listening: func(a net.Addr) { addr <- a.String() },
+		})
+	}()
+	hostPort := <-addr
+	base := "http://" + hostPort
+
+	testinfra.WaitFor(t, 30*time.Second, "a passing instance in consul", func() error {
+		entries, _, err := client.Health().Service(service, "", true, nil)
+		if err == nil && len(entries) != 1 {
+			err = errors.New("not passing yet")
+		}
+		return err
+	})
+
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	<-inFlight
+	cancel() // what SIGTERM does
+
+	testinfra.WaitFor(t, 5*time.Second, "deregistration", func() error {
+		services, err := client.Agent().Services()
+		if err == nil && len(services) != 0 {
+			err = errors.New("still registered")
+		}
+		return err
+	})
+	// Still serving during the drain delay, but no longer ready.
+	resp, err := http.Get(base + "/health/ready")
+	if err != nil {
+		t.Fatalf("readiness during drain: %v", err)
+	}
+	var body map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || body["status"] != "draining" {
+		t.Errorf("readiness during drain = %d %v, want 503 draining", resp.StatusCode, body)
+	}
+	log.add("drain observed")
+	// Once the drain delay is over the listener closes, while the slow request is still held:
+	// the workers must still be running then.
+	testinfra.WaitFor(t, 5*time.Second, "the listener to close", func() error {
+		conn, err := net.DialTimeout("tcp", hostPort, 200*time.Millisecond)
+		if err != nil {
+			return nil
+		}
+		conn.Close()
+		return errors.New("still accepting connections")
+	})
+	log.add("listener closed")
+	close(release)
+
+	if code := <-slow; code != http.StatusOK {
+		t.Errorf("request in flight at shutdown got %d, want 200", code)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve = %v, want nil after a clean shutdown", err)
+	}
+	want := "drain observed > listener closed > slow request answered > worker stopped"
+	if got := log.String(); got != want {
+		t.Errorf("shutdown order = %q, want %q", got, want)
+	}
+}
+
+func TestFailingWorkerStopsTheService(t *testing.T) {
+	boom := errors.New("boom")
+	err := Serve(t.Context(), Options{
+		Service: "svc", Addr: "127.0.0.1:0",
+		Workers: []Worker{{Name: "broken", Run: func(context.Context) error { return boom }}},
+		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("Serve = %v, want the worker's error naming the worker", err)
+	}
+}
+
+func TestUnreachableConsulFailsStartUp(t *testing.T) {
+	client, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err = Serve(ctx, Options{
+		Service: "svc", Addr: "127.0.0.1:0", AdvertiseAddress: "127.0.0.1", Consul: client,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err == nil || !strings.Contains(err.Error(), "register in consul") {
+		t.Fatalf("Serve = %v, want a registration error", err)
+	}
+}
+
+func TestReadinessReportsEachCheck(t *testing.T) {
+	checks := []Check{
+		{Name: "postgres", Check: func(context.Context) error { return nil }},
+		{Name: "kafka", Check: func(context.Context) error { return errors.New("no brokers") }},
+	}
+	status, body := readiness(t.Context(), checks, false)
+	if status != http.StatusServiceUnavailable || body["postgres"] != "ok" || body["kafka"] != "no brokers" {
+		t.Errorf("readiness = %d %v, want 503 with each check's result", status, body)
+	}
+	if status, _ := readiness(t.Context(), checks[:1], false); status != http.StatusOK {
+		t.Errorf("readiness with passing checks = %d, want 200", status)
+	}
+}
