@@ -35,8 +35,19 @@ type Binary struct {
 // printed if the test fails, and it is killed when the test ends if it is still running.
 func StartBinary(t testing.TB, env map[string]string) *Binary {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "service")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	return StartService(t, ".", env)
+}
+
+// StartService is StartBinary for any main package of the workspace, named by its import path
+// (github.com/tracecart/tracecart/order-service/cmd/order-service) or a relative directory.
+func StartService(t testing.TB, pkg string, env map[string]string) *Binary {
+	t.Helper()
+	name := filepath.Base(pkg)
+	if name == "." {
+		name = "service"
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	build := exec.Command("go", "build", "-o", bin, pkg)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -68,7 +79,7 @@ func StartBinary(t testing.TB, env map[string]string) *Binary {
 			<-b.exited
 		}
 		if t.Failed() {
-			t.Logf("service output:\n%s", b.output.String())
+			t.Logf("%s output (tail):\n%s", name, tail(b.output.String(), 8000))
 		}
 	})
 	return b
