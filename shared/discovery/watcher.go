@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/tracecart/tracecart/shared/backoff"
 )
 
 // ErrWatcherRunning is returned by Watcher.Run when the watcher is already running: two loops
@@ -165,7 +166,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	var index uint64
 	failures := 0
 	for {
-		if sleep(ctx, limiter.take(time.Now())) != nil {
+		if backoff.Sleep(ctx, limiter.take(time.Now())) != nil {
 			return nil
 		}
 		opts := &api.QueryOptions{WaitIndex: index, WaitTime: w.settings.waitTime}
@@ -176,7 +177,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			failures++
 			w.setLastError(err)
-			delay := backoff(failures, w.settings.backoffBase, w.settings.backoffMax)
+			delay := backoff.Delay(failures, w.settings.backoffBase, w.settings.backoffMax)
 			w.settings.logger.WarnContext(ctx, "consul query failed; keeping the last known instances",
 				slog.String("service", w.service), slog.Int("instances", len(w.snapshot())),
 				slog.Duration("retry_in", delay), slog.Any("error", err))
@@ -184,7 +185,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			// ours, and Consul holds a query until its index passes the one we send: the
 			// first query after an error must not block.
 			index = 0
-			if sleep(ctx, delay) != nil {
+			if backoff.Sleep(ctx, delay) != nil {
 				return nil
 			}
 			continue
@@ -275,36 +276,4 @@ func (b *tokenBucket) take(now time.Time) time.Duration {
 	}
 	// The token is borrowed: the caller waits until it would have been refilled.
 	return time.Duration(-b.tokens * float64(b.every))
-}
-
-// backoff returns the delay before retry number attempt (from 1): exponential growth from base,
-// capped at max, with "equal jitter": half of it fixed, so a retry never comes at once, and half
-// random, so that many clients that failed together do not retry together.
-func backoff(attempt int, base, maxDelay time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
-	if d <= 0 {
-		return 0
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// sleep waits for d or until ctx is done, whichever comes first, and returns ctx's error if it
-// was ctx.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -29,70 +28,6 @@ func TestNextIndex(t *testing.T) {
 				t.Errorf("nextIndex(%d, %d) = %d, want %d", tt.previous, tt.returned, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestTokenBucket(t *testing.T) {
-	start := time.Unix(1_700_000_000, 0)
-	at := func(d time.Duration) time.Time { return start.Add(d) }
-	tests := []struct {
-		name  string
-		calls []time.Time
-		want  []time.Duration
-	}{
-		{
-			name:  "a burst of two goes out at once, the third waits a full period",
-			calls: []time.Time{at(0), at(0), at(0)},
-			want:  []time.Duration{0, 0, time.Second},
-		},
-		{
-			name:  "a caller that waited as told is paced at one per period",
-			calls: []time.Time{at(0), at(0), at(0), at(time.Second), at(2 * time.Second)},
-			want:  []time.Duration{0, 0, time.Second, time.Second, time.Second},
-		},
-		{
-			name:  "rare queries never wait",
-			calls: []time.Time{at(0), at(10 * time.Second), at(20 * time.Second), at(30 * time.Second)},
-			want:  []time.Duration{0, 0, 0, 0},
-		},
-		{
-			name:  "half a period refills half a token",
-			calls: []time.Time{at(0), at(0), at(500 * time.Millisecond)},
-			want:  []time.Duration{0, 0, 500 * time.Millisecond},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := tokenBucket{every: time.Second, burst: 2}
-			var got []time.Duration
-			for _, now := range tt.calls {
-				got = append(got, b.take(now))
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("waits = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestBackoffStaysWithinJitterBounds(t *testing.T) {
-	base, ceiling := 100*time.Millisecond, time.Second
-	tests := []struct {
-		attempt int
-		lo, hi  time.Duration
-	}{
-		{1, 50 * time.Millisecond, 100 * time.Millisecond},
-		{2, 100 * time.Millisecond, 200 * time.Millisecond},
-		{4, 400 * time.Millisecond, 800 * time.Millisecond},
-		{5, 500 * time.Millisecond, time.Second},
-		{1000, 500 * time.Millisecond, time.Second},
-	}
-	for _, tt := range tests {
-		for range 200 {
-			if got := backoff(tt.attempt, base, ceiling); got < tt.lo || got > tt.hi {
-				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", tt.attempt, got, tt.lo, tt.hi)
-			}
-		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tracecart/tracecart/shared/backoff"
 )
 
 // IdempotencyKeyHeader marks a POST or PATCH as safe to send twice: the server remembers the
@@ -69,13 +70,13 @@ func (t *RetryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if n >= t.policy.MaxAttempts || !worthRetrying(ctx, resp, err) {
 			return resp, err
 		}
-		delay := backoff(n, t.policy.BaseDelay, t.policy.MaxDelay)
+		delay := backoff.Delay(n, t.policy.BaseDelay, t.policy.MaxDelay)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= delay {
 			return resp, err // no time left for another try: the caller gets the real answer
 		}
 		discard(resp)
 		trace.SpanFromContext(ctx).AddEvent(RetryEvent, trace.WithAttributes(retryAttributes(n, resp, err)...))
-		if err := sleep(ctx, delay); err != nil {
+		if err := backoff.Sleep(ctx, delay); err != nil {
 			return nil, fmt.Errorf("retry %s %s: %w", req.Method, req.URL.Redacted(), err)
 		}
 		if attempt, err = rewind(req); err != nil {
@@ -148,32 +149,4 @@ func retryAttributes(n int, resp *http.Response, err error) []attribute.KeyValue
 	return append(attrs,
 		semconv.HTTPResponseStatusCode(resp.StatusCode),
 		semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
-}
-
-// backoff returns the delay before retry number n (from 1): exponential growth from base,
-// capped at maxDelay, with "equal jitter": half of it fixed, so a retry never comes at once,
-// and half random, so that clients that failed together do not retry together.
-func backoff(n int, base, maxDelay time.Duration) time.Duration {
-	d := base
-	for i := 1; i < n && d < maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
-	if d <= 0 {
-		return 0
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// sleep waits for d or until ctx is done, and returns ctx's error if it was ctx.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -21,6 +20,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/messagingconv"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tracecart/tracecart/shared/backoff"
 )
 
 // Handler processes one consumed record. Its ctx carries the record's "process" span, so the spans
@@ -42,13 +43,7 @@ type Backoff struct {
 
 // delay returns how long to wait after the given failed attempt (1 for the first).
 func (b Backoff) delay(attempt int) time.Duration {
-	d := b.Initial
-	for i := 1; i < attempt && d < b.Max; i++ {
-		d *= 2
-	}
-	d = min(d, b.Max)
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return backoff.Delay(attempt, b.Initial, b.Max)
 }
 
 // Header keys the consumer adds to a message it copies to the dead-letter topic, so that whoever
@@ -313,7 +308,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			// kafka-go retries inside FetchMessage; an error here means the group could not be
 			// joined for a while. Keep trying: a consumer that gives up needs a restart to recover.
 			c.opts.Logger.WarnContext(ctx, "fetch kafka message", slog.String("group", c.opts.GroupID), slog.Any("error", err))
-			if !sleep(ctx, c.opts.Backoff.Max) {
+			if backoff.Sleep(ctx, c.opts.Backoff.Max) != nil {
 				return nil
 			}
 			continue
@@ -425,7 +420,7 @@ func (c *Consumer) handleWithRetries(ctx, spanCtx context.Context, span trace.Sp
 		c.opts.Logger.WarnContext(spanCtx, "handle kafka message failed; will retry",
 			slog.String("topic", rec.Topic), slog.Int("partition", rec.Partition), slog.Int64("offset", rec.Offset),
 			slog.Int("attempt", attempt), slog.Duration("retry_in", wait), slog.Any("error", err))
-		if !sleep(ctx, wait) {
+		if backoff.Sleep(ctx, wait) != nil {
 			return attempt, errStopped
 		}
 	}
@@ -469,7 +464,7 @@ func (c *Consumer) deadLetter(ctx, spanCtx context.Context, msg kafka.Message, c
 		}
 		c.opts.Logger.ErrorContext(spanCtx, "write to dead-letter topic failed; will retry",
 			slog.String("dead_letter_topic", rec.Topic), slog.Any("error", err))
-		if !sleep(ctx, c.opts.Backoff.delay(try)) {
+		if backoff.Sleep(ctx, c.opts.Backoff.delay(try)) != nil {
 			return false
 		}
 	}
@@ -535,17 +530,5 @@ func recordFromMessage(msg kafka.Message) Record {
 		Headers:   headers,
 		Partition: msg.Partition,
 		Offset:    msg.Offset,
-	}
-}
-
-// sleep waits for d and reports true, or reports false as soon as ctx ends.
-func sleep(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
 	}
 }
