@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,7 +13,16 @@ import (
 
 	consul "github.com/hashicorp/consul/api"
 
+	"github.com/tracecart/tracecart/product-service/internal/catalog"
+	"github.com/tracecart/tracecart/product-service/internal/httpapi"
+	store "github.com/tracecart/tracecart/product-service/internal/postgres"
+	"github.com/tracecart/tracecart/product-service/internal/saga"
+	"github.com/tracecart/tracecart/product-service/migrations"
+	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/config"
+	"github.com/tracecart/tracecart/shared/discovery"
+	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/httpclient"
 	"github.com/tracecart/tracecart/shared/httpserver"
 	"github.com/tracecart/tracecart/shared/inbox"
 	"github.com/tracecart/tracecart/shared/kafka"
@@ -27,6 +37,25 @@ type Config struct {
 	config.Service
 	config.Postgres
 	config.Kafka
+
+	// JWKSURL is where user-service publishes the public keys of the access tokens admins send.
+	// A host without a port is a service name, resolved through Consul; a host:port is dialled
+	// as written.
+	JWKSURL string `env:"JWKS_URL" envDefault:"http://user-service/.well-known/jwks.json"`
+	// JWTIssuer and JWTAudience are the iss and aud claims an access token must carry.
+	JWTIssuer   string `env:"JWT_ISSUER" envDefault:"tracecart"`
+	JWTAudience string `env:"JWT_AUDIENCE" envDefault:"tracecart"`
+	// SeedDemoData inserts the demo catalogue at start-up where it is missing.
+	SeedDemoData bool `env:"SEED_DEMO_DATA" envDefault:"true"`
+}
+
+// Validate checks what the struct tags cannot, the embedded Service's rules included.
+func (c *Config) Validate() error {
+	errs := []error{c.Service.Validate()}
+	if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, &config.VarError{Key: "JWKS_URL", Err: fmt.Errorf("%q is not an http(s) URL", c.JWKSURL)})
+	}
+	return errors.Join(errs...)
 }
 
 // run wires product-service from its parts and serves until ctx is cancelled or SIGTERM arrives.
@@ -61,14 +90,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	if err := postgres.Migrate(ctx, db, outbox.Migrations, inbox.Migrations); err != nil {
+	if err := postgres.Migrate(ctx, db, migrations.Set, outbox.Migrations, inbox.Migrations); err != nil {
 		return fmt.Errorf("migrate database: %w", err)
+	}
+	products := store.NewCatalog(db)
+	if cfg.SeedDemoData {
+		n, err := products.Seed(ctx, catalog.DemoProducts())
+		if err != nil {
+			return err
+		}
+		log.InfoContext(ctx, "demo catalogue seeded", "inserted", n)
 	}
 
 	topics := []kafka.TopicConfig{
-		{Name: "orders", Partitions: cfg.Partitions},
-		{Name: "inventory", Partitions: cfg.Partitions},
-		{Name: "payments", Partitions: cfg.Partitions},
+		{Name: events.TopicOrders, Partitions: cfg.Partitions},
+		{Name: events.TopicInventory, Partitions: cfg.Partitions},
+		{Name: events.TopicPayments, Partitions: cfg.Partitions},
 		{Name: cfg.ServiceName + ".dlq", Partitions: 1},
 	}
 	if err := kafka.EnsureTopics(ctx, cfg.Brokers, topics...); err != nil {
@@ -80,26 +117,62 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	defer func() { err = errors.Join(err, producer.Close()) }()
 	relay := outbox.NewRelay(db, producer, outbox.RelayOptions{Logger: log, MeterProvider: tel.MeterProvider})
 
+	// The saga: order.created, order.confirmed, order.cancelled and payment.failed, each applied
+	// once in the transaction that records it in the inbox and writes the answer to the outbox.
+	sagaHandler, err := saga.NewHandler(db, store.Inventory{}, saga.Options{
+		Consumer: cfg.ServiceName, MeterProvider: tel.MeterProvider,
+	})
+	if err != nil {
+		return err
+	}
+	consumer := kafka.NewConsumer(cfg.Brokers, kafka.ConsumerOptions{
+		GroupID: cfg.ServiceName, Topics: saga.Topics, Handler: sagaHandler.Handle, Logger: log,
+		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
+	})
+	defer func() { err = errors.Join(err, consumer.Close()) }()
+
 	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}
 
-	router, err := httpserver.NewRouter(httpserver.RouterOptions{
-		ServiceName: cfg.ServiceName, Logger: log,
-		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
+	// Admin tokens are checked against user-service's published keys, fetched through the
+	// traced, discovery-aware client on the first request that carries a token (not at
+	// start-up, so product-service starts whether or not user-service is up).
+	resolver := discovery.NewConsulResolver(registry, discovery.WithLogger(log))
+	defer func() { err = errors.Join(err, resolver.Close()) }()
+	jwksClient, err := httpclient.New(httpclient.Options{
+		Resolver: resolver, Logger: log,
+		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagators: tel.Propagator,
 	})
 	if err != nil {
-		return fmt.Errorf("build router: %w", err)
+		return fmt.Errorf("jwks client: %w", err)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierOptions{
+		JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, HTTPClient: jwksClient,
+	})
+	if err != nil {
+		return fmt.Errorf("token verifier: %w", err)
+	}
+
+	api, err := httpapi.NewServer(httpserver.RouterOptions{
+		ServiceName: cfg.ServiceName, Logger: log,
+		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
+	}, products, verifier)
+	if err != nil {
+		return fmt.Errorf("build http api: %w", err)
 	}
 
 	return lifecycle.Serve(ctx, lifecycle.Options{
 		Service: cfg.ServiceName, Version: cfg.Version,
 		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
-		Handler: router, Metrics: tel.MetricsHandler,
-		Ready:      []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
-		Consul:     registry,
-		Workers:    []lifecycle.Worker{{Name: "outbox relay", Run: relay.Run}},
+		Handler: api, Metrics: tel.MetricsHandler,
+		Ready:  []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
+		Consul: registry,
+		Workers: []lifecycle.Worker{
+			{Name: "outbox relay", Run: relay.Run},
+			{Name: "saga consumer", Run: consumer.Run},
+		},
 		DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger: log,
 	})

@@ -1,16 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
 func TestMain(m *testing.M) { os.Exit(testinfra.Main(m)) }
 
 func TestBinaryLifecycle(t *testing.T) {
+	t.Parallel()
 	testinfra.CheckLifecycle(t, "user-service", map[string]string{
 		"DATABASE_URL":  testinfra.Postgres(t),
 		"KAFKA_BROKERS": testinfra.Kafka(t),
@@ -25,5 +33,94 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 	if got := err.Error(); !strings.Contains(got, "SHUTDOWN_TIMEOUT") || strings.Contains(got, "secret") {
 		t.Errorf("error %q should name SHUTDOWN_TIMEOUT and not leak the password", got)
+	}
+}
+
+// TestBinaryWithConfiguredKeys starts the real binary twice on one database with a configured
+// signing key: the demo users are seeded once, alice can log in, the JWKS publishes the
+// configured key, and the key material never reaches the logs.
+func TestBinaryWithConfiguredKeys(t *testing.T) {
+	t.Parallel()
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey, err := key.MarshalPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	consul := testinfra.NewConsul(t)
+	env := map[string]string{
+		"DATABASE_URL":         testinfra.Postgres(t),
+		"KAFKA_BROKERS":        testinfra.Kafka(t),
+		"CONSUL_HTTP_ADDR":     consul.Addr(),
+		"JWT_PRIVATE_KEYS_PEM": string(pemKey),
+		"TOKEN_TTL":            "5m",
+		"DRAIN_DELAY":          "0s",
+	}
+	for run, wantSeeded := range []string{`"created":3`, `"created":0`} {
+		bin := testinfra.StartBinary(t, env)
+		base := "http://" + bin.Addr
+		testinfra.WaitFor(t, 30*time.Second, "ready", func() error {
+			resp, err := http.Get(base + "/health/ready")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		})
+
+		resp, err := http.Post(base+"/auth/login", "application/json",
+			strings.NewReader(`{"email":"alice@example.com","password":"tracecart-demo"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var login struct {
+			AccessToken string `json:"access_token"`
+			ExpiresIn   int    `json:"expires_in"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&login)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || login.AccessToken == "" || login.ExpiresIn != 300 {
+			t.Fatalf("run %d: login as alice = %d %+v (%v), want a token for 300 s", run+1, resp.StatusCode, login, err)
+		}
+		v, err := auth.NewVerifier(auth.VerifierOptions{JWKSURL: base + "/.well-known/jwks.json", Issuer: "tracecart", Audience: "tracecart"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := v.Verify(t.Context(), login.AccessToken)
+		if err != nil || claims.Subject != "00000000-0000-4000-8000-00000000a11c" {
+			t.Fatalf("run %d: token verified against the JWKS = %+v, %v; want alice's", run+1, claims, err)
+		}
+		if err := bin.Terminate(t, 15*time.Second); err != nil {
+			t.Errorf("run %d: exit: %v", run+1, err)
+		}
+
+		out := bin.Output()
+		if !strings.Contains(out, `"msg":"demo users seeded"`) || !strings.Contains(out, wantSeeded) {
+			t.Errorf("run %d: no demo seeding log line with %s", run+1, wantSeeded)
+		}
+		if !strings.Contains(out, key.ID()) || strings.Contains(out, "JWT_PRIVATE_KEYS_PEM is empty") {
+			t.Errorf("run %d: the log should name the configured key %s and not warn about a generated one", run+1, key.ID())
+		}
+		block := strings.Split(string(pemKey), "\n")[1] // the base64 body of the PEM block
+		if strings.Contains(out, block) || strings.Contains(out, "PRIVATE KEY") {
+			t.Errorf("run %d: the output contains key material", run+1)
+		}
+	}
+}
+
+func TestSecretIsNeverPrinted(t *testing.T) {
+	s := secret("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----")
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", Config{JWTPrivateKeysPEM: s})
+	encoded, _ := json.Marshal(Config{JWTPrivateKeysPEM: s})
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), logged.String(), string(encoded)} {
+		if strings.Contains(out, "MC4CAQ") || strings.Contains(out, "PRIVATE KEY") {
+			t.Errorf("secret printed: %s", out)
+		}
 	}
 }

@@ -1,0 +1,186 @@
+// Package account holds what user-service knows about its users: the rules a registration
+// must pass, the roles, and the two use cases that involve secrets, registering (hashing the
+// password) and authenticating (checking it without telling a stranger which half was wrong).
+// It is pure: storage is the Users interface, implemented by the postgres package.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/tracecart/tracecart/user-service/internal/password"
+)
+
+// Roles a user can hold. Every user is a customer; admins are customers too.
+const (
+	RoleCustomer = "customer"
+	RoleAdmin    = "admin"
+)
+
+// Limits of a registration.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 128
+	MaxNameLen     = 100
+	// MaxEmailLen is the longest address SMTP can deliver to (RFC 5321's path limit less the
+	// angle brackets).
+	MaxEmailLen = 254
+)
+
+// Errors of the account rules. The HTTP layer maps them to status codes.
+var (
+	// ErrInvalid is a registration that breaks a rule; the wrapping error says which.
+	ErrInvalid = errors.New("invalid registration")
+	// ErrEmailTaken is a registration for an email address that already has an account.
+	ErrEmailTaken = errors.New("email address already registered")
+	// ErrNotFound is a user ID or email address with no account.
+	ErrNotFound = errors.New("user not found")
+	// ErrInvalidCredentials is a failed login. It says neither whether the email is known nor
+	// whether the password was wrong: either would help someone guessing accounts.
+	ErrInvalidCredentials = errors.New("email or password is incorrect")
+)
+
+// User is an account. PasswordHash is the PHC string of the password; the store fills it only
+// where it is needed (authentication), and it never leaves the service.
+type User struct {
+	ID           uuid.UUID
+	Email        string
+	Name         string
+	Roles        []string
+	BalanceCents int64
+	PasswordHash string
+}
+
+// Registration is what a new user sends.
+type Registration struct {
+	Email    string
+	Password string
+	Name     string
+}
+
+// NormalizeEmail returns the form an email address is stored and looked up in: trimmed and
+// lower-cased, so "Alice@Example.com " and "alice@example.com" are one account. (Strictly the
+// local part is case-sensitive, but no real mail provider treats it so, and two accounts that
+// differ only in case are always a mistake.)
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// Normalize returns r with its email normalised and its name trimmed.
+func (r Registration) Normalize() Registration {
+	r.Email = NormalizeEmail(r.Email)
+	r.Name = strings.TrimSpace(r.Name)
+	return r
+}
+
+// Validate checks a normalised registration and reports every rule it breaks at once, so a
+// client fixing a form learns all of it in one round trip.
+func (r Registration) Validate() error {
+	var problems []string
+	if !validEmail(r.Email) {
+		problems = append(problems, "email must be a valid email address")
+	}
+	if n := utf8.RuneCountInString(r.Password); n < MinPasswordLen || n > MaxPasswordLen {
+		problems = append(problems, fmt.Sprintf("password must be %d to %d characters long", MinPasswordLen, MaxPasswordLen))
+	}
+	if n := utf8.RuneCountInString(r.Name); n < 1 || n > MaxNameLen || !utf8.ValidString(r.Name) ||
+		strings.ContainsFunc(r.Name, unicode.IsControl) {
+		problems = append(problems, fmt.Sprintf("name must be 1 to %d printable characters", MaxNameLen))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// validEmail accepts a bare address (no display name, no angle brackets) with a domain.
+func validEmail(email string) bool {
+	if email == "" || len(email) > MaxEmailLen {
+		return false
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != email {
+		return false
+	}
+	_, domain, _ := strings.Cut(email, "@")
+	return domain != "" && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+// Users stores accounts. The postgres package implements it.
+type Users interface {
+	// CreateUser stores a new user with its password hash and an initial balance, returning
+	// ErrEmailTaken if the email address already has an account.
+	CreateUser(ctx context.Context, u User, initialBalanceCents int64) error
+	// UserByEmail returns the user with a normalised email address, PasswordHash included, or
+	// ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// SeedUser stores u unless a user with its ID or email address exists, and reports whether
+	// it did; seeding twice changes nothing.
+	SeedUser(ctx context.Context, u User, initialBalanceCents int64) (created bool, err error)
+}
+
+// Service registers and authenticates users.
+type Service struct {
+	users  Users
+	hasher *password.Hasher
+	// decoy is a hash of a random password, checked when a login names an unknown email so
+	// that the answer takes as long as for a known one.
+	decoy string
+}
+
+// NewService returns a Service storing users in users and hashing with hasher.
+func NewService(users Users, hasher *password.Hasher) (*Service, error) {
+	decoy, err := hasher.Hash(uuid.NewString())
+	if err != nil {
+		return nil, fmt.Errorf("new account service: %w", err)
+	}
+	return &Service{users: users, hasher: hasher, decoy: decoy}, nil
+}
+
+// Register creates a customer account with a zero balance and returns it.
+func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
+	r = r.Normalize()
+	if err := r.Validate(); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hasher.Hash(r.Password)
+	if err != nil {
+		return User{}, fmt.Errorf("register %s: %w", r.Email, err)
+	}
+	u := User{ID: uuid.New(), Email: r.Email, Name: r.Name, Roles: []string{RoleCustomer}, PasswordHash: hash}
+	if err := s.users.CreateUser(ctx, u, 0); err != nil {
+		return User{}, fmt.Errorf("register: %w", err)
+	}
+	u.PasswordHash = ""
+	return u, nil
+}
+
+// Authenticate returns the user with this email address and password, or
+// ErrInvalidCredentials. It does the same hashing work whether or not the address is known,
+// so the time it takes does not tell an attacker which addresses have accounts.
+func (s *Service) Authenticate(ctx context.Context, email, pass string) (User, error) {
+	u, err := s.users.UserByEmail(ctx, NormalizeEmail(email))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		_, _ = s.hasher.Verify(pass, s.decoy)
+		return User{}, ErrInvalidCredentials
+	case err != nil:
+		return User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	ok, err := s.hasher.Verify(pass, u.PasswordHash)
+	if err != nil {
+		return User{}, fmt.Errorf("authenticate user %s: %w", u.ID, err)
+	}
+	if !ok {
+		return User{}, ErrInvalidCredentials
+	}
+	u.PasswordHash = ""
+	return u, nil
+}
