@@ -27,3 +27,18 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Errorf("error %q should name SHUTDOWN_TIMEOUT and not leak the password", got)
 	}
 }
+
+func TestRunRejectsBadServiceConfig(t *testing.T) {
+	for key, value := range map[string]string{
+		"SAGA_TIMEOUT":        "0s",
+		"SAGA_SWEEP_INTERVAL": "-1s",
+		"PRODUCT_SERVICE_URL": "product-service",
+		"JWKS_URL":            "ftp://user-service/jwks.json",
+	} {
+		env := map[string]string{"DATABASE_URL": "postgres://u:secret@db/x", key: value}
+		err := run(t.Context(), func(k string) string { return env[k] }, os.Stdout)
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("run with %s=%s = %v, want an error naming %s", key, value, err, key)
+		}
+	}
+}

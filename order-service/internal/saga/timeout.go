@@ -1,0 +1,172 @@
+package saga
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tracecart/tracecart/order-service/internal/order"
+	"github.com/tracecart/tracecart/order-service/internal/orderevents"
+	"github.com/tracecart/tracecart/order-service/internal/postgres"
+	"github.com/tracecart/tracecart/shared/outbox"
+	pgkit "github.com/tracecart/tracecart/shared/postgres"
+)
+
+// DefaultSweepBatch is how many timed-out orders one sweep transaction cancels at most.
+const DefaultSweepBatch = 100
+
+// Sweeper cancels orders whose saga has not finished within the timeout: a step of the saga
+// may be down or have dead-lettered its event, and a customer must not wait forever. Each
+// order is cancelled with reason "timeout" and an order.cancelled event, which makes
+// product-service release the reservation and user-service refund a payment, if either
+// happened.
+//
+// Any number of sweepers may run, one per instance of the service: each locks its batch with
+// FOR UPDATE SKIP LOCKED, so no order is cancelled twice and none waits for another sweeper.
+type Sweeper struct {
+	pool   *pgxpool.Pool
+	store  *postgres.Store
+	opts   SweeperOptions
+	tracer trace.Tracer
+}
+
+// SweeperOptions configures NewSweeper. Timeout, Interval, Metrics and Logger are required.
+type SweeperOptions struct {
+	// Timeout is how long a saga may run before its order is cancelled.
+	Timeout time.Duration
+	// Interval is how often Run sweeps.
+	Interval time.Duration
+	// BatchSize bounds one sweep transaction; zero means DefaultSweepBatch.
+	BatchSize int
+	Metrics   *Metrics
+	Logger    *slog.Logger
+	// TracerProvider starts the span of each timed-out saga; nil means the global one.
+	TracerProvider trace.TracerProvider
+}
+
+// NewSweeper returns a sweeper of pool's orders. It does nothing until Run or Sweep.
+func NewSweeper(pool *pgxpool.Pool, store *postgres.Store, opts SweeperOptions) (*Sweeper, error) {
+	if opts.Timeout <= 0 || opts.Interval <= 0 || opts.Metrics == nil || opts.Logger == nil {
+		return nil, errors.New("new saga sweeper: a positive Timeout and Interval, Metrics and Logger are required")
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultSweepBatch
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
+	}
+	return &Sweeper{pool: pool, store: store, opts: opts, tracer: opts.TracerProvider.Tracer(instrumentationName)}, nil
+}
+
+// Run sweeps every Interval until ctx is done, then returns nil. A failed sweep (the database
+// unreachable) is logged and tried again at the next tick: the sweeper is a safety net and must
+// outlive the outages it is there for.
+func (s *Sweeper) Run(ctx context.Context) error {
+	ticker := time.NewTicker(s.opts.Interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.opts.Logger.WarnContext(ctx, "sweep timed-out sagas", "error", err)
+		}
+	}
+}
+
+// Sweep cancels every order that has been PENDING for longer than the timeout, in batches,
+// and returns how many it cancelled.
+func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.sweepBatch(ctx)
+		total += n
+		if err != nil || n < s.opts.BatchSize {
+			return total, err
+		}
+	}
+}
+
+// sweepBatch cancels one batch of timed-out orders in one transaction.
+func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
+	type cancelled struct {
+		ctx   context.Context // of the order's timeout span, for the metrics' exemplars
+		order order.Order
+	}
+	var done []cancelled
+	var spans []trace.Span
+	defer func() {
+		for _, span := range spans {
+			span.End()
+		}
+	}()
+
+	err := pgkit.InTx(untraced(ctx), s.pool, func(tx pgx.Tx) error {
+		expired, err := s.store.LockTimedOut(untraced(ctx), tx, s.opts.Timeout, s.opts.BatchSize)
+		if err != nil {
+			return err
+		}
+		for _, o := range expired {
+			// Each timed-out saga gets a trace of its own: its order.cancelled event carries it
+			// to the compensations in the other services.
+			orderCtx, span := s.tracer.Start(ctx, "saga timeout",
+				trace.WithNewRoot(), trace.WithAttributes(attribute.String("order.id", o.ID.String())))
+			spans = append(spans, span)
+			next, err := o.Status.Next(order.TimedOut)
+			if err != nil {
+				return fmt.Errorf("order %s: %w", o.ID, err) // LockTimedOut returned a non-PENDING order: a bug
+			}
+			if o, err = s.store.SetStatus(orderCtx, tx, o.ID, next, order.ReasonTimeout); err != nil {
+				return err
+			}
+			msg, err := orderevents.Cancelled(o)
+			if err != nil {
+				return err
+			}
+			// One Add per order, so each outbox row carries its own order's trace context.
+			if err := outbox.Add(orderCtx, tx, msg); err != nil {
+				return fmt.Errorf("order %s: %w", o.ID, err)
+			}
+			done = append(done, cancelled{ctx: orderCtx, order: o})
+		}
+		return nil
+	})
+	if err != nil {
+		for _, span := range spans {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "the sweep's transaction failed; the order stays PENDING until the next sweep")
+		}
+		return 0, err
+	}
+	for _, c := range done {
+		s.opts.Metrics.finished(c.ctx, order.TimedOut, c.order)
+		s.opts.Logger.InfoContext(c.ctx, "order saga timed out", "order_id", c.order.ID.String(),
+			"age", c.order.UpdatedAt.Sub(c.order.CreatedAt).String())
+	}
+	return len(done), nil
+}
+
+// untraced returns ctx under a parent span that is not sampled, so that the database spans of
+// an idle sweep, one every Interval on every instance, do not fill the trace store with traces
+// of nothing. The spans of the orders a sweep does cancel are new roots, sampled as usual.
+func untraced(ctx context.Context) context.Context {
+	var traceID trace.TraceID
+	var spanID trace.SpanID
+	_, _ = rand.Read(traceID[:])
+	_, _ = rand.Read(spanID[:])
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, // TraceFlags zero: not sampled
+	}))
+}
