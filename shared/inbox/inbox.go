@@ -21,6 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracecart/tracecart/shared/postgres"
 )
@@ -55,8 +57,22 @@ func Process(ctx context.Context, tx pgx.Tx, consumer, eventID string) (first bo
 	if err != nil {
 		return false, fmt.Errorf("record event %s as processed by %s: %w", eventID, consumer, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	first = tag.RowsAffected() == 1
+	if !first {
+		// Make the skip visible in the trace: a duplicate that changes nothing is otherwise
+		// indistinguishable from an event that legitimately had no effect.
+		span := trace.SpanFromContext(ctx)
+		span.SetAttributes(DuplicateAttribute.Bool(true))
+		span.AddEvent("duplicate event skipped", trace.WithAttributes(
+			attribute.String("messaging.consumer.group.name", consumer),
+			attribute.String("messaging.message.id", eventID)))
+	}
+	return first, nil
 }
+
+// DuplicateAttribute is set to true on the span of a delivery the inbox recognised as already
+// processed, so duplicates can be found and counted in the traces.
+const DuplicateAttribute = attribute.Key("tracecart.inbox.duplicate")
 
 // Handle runs fn, the effect of the event eventID on consumer's state, exactly once however often
 // the event is delivered. It opens a transaction, records the event with Process and runs fn in the

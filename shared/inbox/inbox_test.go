@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tracecart/tracecart/shared/inbox"
 	"github.com/tracecart/tracecart/shared/postgres"
@@ -219,5 +221,31 @@ func TestProcessRejectsEventWithoutID(t *testing.T) {
 	})
 	if !errors.Is(err, inbox.ErrNoEventID) {
 		t.Errorf("Process error = %v, want %v", err, inbox.ErrNoEventID)
+	}
+}
+
+// TestDuplicateIsMarkedOnTheSpan checks the trace tells a skipped duplicate from a first
+// delivery: the span of the second delivery carries the duplicate attribute, the first does not.
+func TestDuplicateIsMarkedOnTheSpan(t *testing.T) {
+	pool := openDB(t)
+	spans := tracetest.NewInMemoryExporter()
+	tracer := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)).Tracer("test")
+	for _, delivery := range []string{"first", "second"} {
+		ctx, span := tracer.Start(t.Context(), delivery)
+		if _, err := inbox.Handle(ctx, pool, "c", "event-1", func(pgx.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		span.End()
+	}
+	marked := map[string]bool{}
+	for _, s := range spans.GetSpans() {
+		for _, a := range s.Attributes {
+			if a.Key == inbox.DuplicateAttribute && a.Value.AsBool() {
+				marked[s.Name] = true
+			}
+		}
+	}
+	if marked["first"] || !marked["second"] {
+		t.Errorf("duplicate marks = %v, want only the second delivery marked", marked)
 	}
 }
