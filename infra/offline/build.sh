@@ -19,6 +19,7 @@ export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 
 CONSUL_VERSION=v1.14.0
 JAEGER_VERSION=v1.76.0
+PROMETHEUS_VERSION=v0.307.0 # Prometheus 3.7.0; the Go module carries the 0.x tag
 COMPOSE_VERSION=v2.40.3
 
 log() { printf '%s offline: %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -65,8 +66,12 @@ golang() {
   goroot=$(go env GOROOT)
   ctx=$(mktemp -d)
   cp "$here/golang/Dockerfile" "$ctx/"
+  # Builds inside the image download modules over HTTPS, through whatever this machine's traffic
+  # goes through: where that re-signs TLS with a local CA (as on tracecart's CI), only the host's
+  # own bundle is trusted, so the image gets a copy of it.
+  cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
   # The toolchain goes in as part of the build context, streamed as one tar.
-  tar -C "$ctx" -c Dockerfile -C "$(dirname "$goroot")" "$(basename "$goroot")" --transform "s,^$(basename "$goroot"),go," \
+  tar -C "$ctx" -c Dockerfile ca-certificates.crt -C "$(dirname "$goroot")" "$(basename "$goroot")" --transform "s,^$(basename "$goroot"),go," \
     | docker build -q --build-arg BASE_IMAGE="$RUNTIME_IMAGE" -t "$GO_BUILDER_IMAGE" - >/dev/null
   rm -rf "$ctx"
   log "built $GO_BUILDER_IMAGE ($(go env GOVERSION))"
@@ -131,7 +136,19 @@ compose() {
 }
 
 postgres() { have "$POSTGRES_IMAGE" || docker_build "$POSTGRES_IMAGE" "$here/postgres"; }
-prometheus() { have "$PROMETHEUS_IMAGE" || docker_build "$PROMETHEUS_IMAGE" "$here/prometheus"; }
+# prometheus: built from its module rather than taken from Debian, whose Prometheus (2.42) is
+# compiled without Consul service discovery, which the demo's scrape configuration needs.
+prometheus() {
+  have "$PROMETHEUS_IMAGE" && return
+  log "building prometheus $PROMETHEUS_VERSION from its module (ten minutes the first time)"
+  local ctx
+  ctx=$(mktemp -d)
+  cp -r "$here/prometheus"/. "$ctx/"
+  cp "$(go_module_binary prometheus "github.com/prometheus/prometheus@$PROMETHEUS_VERSION" ./cmd/prometheus)" "$ctx/prometheus"
+  cp "$(go_module_binary promtool "github.com/prometheus/prometheus@$PROMETHEUS_VERSION" ./cmd/promtool)" "$ctx/promtool"
+  docker_build "$PROMETHEUS_IMAGE" "$ctx"
+  rm -rf "$ctx"
+}
 
 steps=${*:-base golang postgres kafka consul prometheus jaeger compose}
 for step in $steps; do
