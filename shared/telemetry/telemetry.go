@@ -116,7 +116,8 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	// Errors the SDK meets in the background (an unreachable collector, a dropped batch) would
 	// otherwise go to stderr in another format; here they become log lines like any other.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		logger.Warn("opentelemetry error", slog.Any("error", err))
+		// The text, not the value: some SDK errors marshal to JSON as null.
+		logger.Warn("opentelemetry error", slog.String("error", err.Error()))
 	}))
 
 	return &Telemetry{
