@@ -119,7 +119,9 @@ func NewRelay(pool *pgxpool.Pool, publisher Publisher, opts RelayOptions) *Relay
 	published, err := meter.Int64Counter(MetricPublished,
 		metric.WithUnit("{event}"),
 		metric.WithDescription("Outbox events published to Kafka."))
-	otel.Handle(err) // on error the counter is a no-op: telemetry must not stop the relay
+	if err != nil {
+		otel.Handle(err) // the counter is then a no-op: telemetry must not stop the relay
+	}
 
 	return &Relay{pool: pool, publisher: publisher, opts: opts, meter: meter, published: published}
 }

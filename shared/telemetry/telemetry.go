@@ -116,7 +116,9 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	// Errors the SDK meets in the background (an unreachable collector, a dropped batch) would
 	// otherwise go to stderr in another format; here they become log lines like any other.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		// The text, not the value: some SDK errors marshal to JSON as null.
+		if err == nil {
+			return // otel.Handle(nil) is a caller's mistake, not an error to report
+		}
 		logger.Warn("opentelemetry error", slog.String("error", err.Error()))
 	}))
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -361,4 +363,18 @@ func containsLine(body string, parts ...string) bool {
 		}
 	}
 	return false
+}
+
+// TestSDKErrorsAreLoggedByTheirText checks the error handler Setup installs: an SDK error is one
+// WARN line with the error's text, and a nil error (a caller's slip) is ignored, not a crash.
+func TestSDKErrorsAreLoggedByTheirText(t *testing.T) {
+	_, _, logs := setup(t)
+	otel.Handle(nil)
+	if logs.Len() != 0 {
+		t.Errorf("otel.Handle(nil) logged %q, want nothing", logs.String())
+	}
+	otel.Handle(errors.New("exporter unreachable"))
+	if got := logs.String(); !strings.Contains(got, `"level":"WARN"`) || !strings.Contains(got, `"error":"exporter unreachable"`) {
+		t.Errorf("log = %q, want one WARN line with the error's text", got)
+	}
 }
