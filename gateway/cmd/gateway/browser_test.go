@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -127,6 +128,7 @@ func TestStorefrontInABrowser(t *testing.T) {
 			chromedp.AttributeValue(`#tracking-trace`, "href", &traceLink, &traceLinkOK),
 			waitText(`#wallet`, "$47.00"),
 		}},
+		{"take a screenshot if asked to", []chromedp.Action{screenshot(t, "storefront-confirmed.png")}},
 		{"see it under Orders", []chromedp.Action{
 			chromedp.Click(`#tab-orders`),
 			waitText(`#orders li.order .badge`, "CONFIRMED"),
@@ -151,6 +153,23 @@ func TestStorefrontInABrowser(t *testing.T) {
 	if len(problems) > 0 {
 		t.Errorf("the browser console reported %d problem(s):\n%s", len(problems), strings.Join(problems, "\n"))
 	}
+}
+
+// screenshot saves the page as a PNG into $TRACECART_SCREENSHOT_DIR, when that is set, so a person
+// can look at what the test saw; otherwise it does nothing.
+func screenshot(t *testing.T, name string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		dir := os.Getenv("TRACECART_SCREENSHOT_DIR")
+		if dir == "" {
+			return nil
+		}
+		var png []byte
+		if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
+			return err
+		}
+		t.Logf("screenshot: %s", filepath.Join(dir, name))
+		return os.WriteFile(filepath.Join(dir, name), png, 0o644)
+	})
 }
 
 // newBrowser starts a headless Chromium with a profile of its own that talks to nothing but the
