@@ -1,0 +1,3 @@
+module github.com/tracecart/tracecart/infra/traffic
+
+go 1.26
