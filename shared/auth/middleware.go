@@ -32,7 +32,7 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 func Middleware(v *Verifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, ok := bearerToken(r)
+			token, ok := BearerToken(r)
 			if !ok {
 				// RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
 				w.Header().Set("WWW-Authenticate", `Bearer`)
@@ -79,9 +79,11 @@ func RequireRole(role string) func(http.Handler) http.Handler {
 	}
 }
 
-// bearerToken extracts the token of an "Authorization: Bearer <token>" header. The scheme is
+// BearerToken extracts the token of an "Authorization: Bearer <token>" header. The scheme is
 // case-insensitive (RFC 9110 §11.1); more than one Authorization header is refused as ambiguous.
-func bearerToken(r *http.Request) (string, bool) {
+// Middleware uses it, and so does code that must read a token the same way without requiring
+// one, such as the gateway's rate limiter keying clients by subject.
+func BearerToken(r *http.Request) (string, bool) {
 	values := r.Header.Values("Authorization")
 	if len(values) != 1 {
 		return "", false

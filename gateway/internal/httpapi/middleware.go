@@ -127,7 +127,7 @@ func (m *middleware) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := client{kind: clientAddress, key: "addr:" + peerAddress(r)}
 		ctx := r.Context()
-		if token, ok := bearerToken(r); ok {
+		if token, ok := auth.BearerToken(r); ok {
 			if claims, err := m.verifier.Verify(ctx, token); err == nil {
 				c = client{kind: clientSubject, key: "sub:" + claims.Subject}
 				ctx = auth.WithClaims(ctx, claims)
@@ -233,21 +233,6 @@ func (m *middleware) requireToken(next http.Handler) http.Handler {
 		}
 		checked.ServeHTTP(w, r)
 	})
-}
-
-// bearerToken extracts the token of a single "Authorization: Bearer <token>" header, as
-// auth.Middleware does.
-func bearerToken(r *http.Request) (string, bool) {
-	values := r.Header.Values("Authorization")
-	if len(values) != 1 {
-		return "", false
-	}
-	scheme, token, ok := strings.Cut(values[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 // peerAddress is the IP address of the connection's other end.
