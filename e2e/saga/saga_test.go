@@ -6,19 +6,21 @@
 package saga
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tracecart/tracecart/e2e/internal/shoptest"
 	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
 func TestMain(m *testing.M) { os.Exit(testinfra.Main(m)) }
+
+// sagaDeadline is how long a test waits for one saga to finish: far longer than a saga takes
+// here, shorter than the services' SAGA_TIMEOUT, so a stuck saga fails the test.
+const sagaDeadline = 30 * time.Second
 
 // Fixed demo data seeded by the services (see the services' seed code and docs/events.md).
 const (
@@ -35,7 +37,7 @@ const (
 
 // shop is the running system under test.
 type shop struct {
-	users, products, orders api
+	users, products, orders shoptest.API
 	brokers                 string
 	jaeger                  *testinfra.Jaeger
 }
@@ -55,13 +57,13 @@ func startShop(t *testing.T) *shop {
 		"SAGA_TIMEOUT":                "60s",
 		"DRAIN_DELAY":                 "0s",
 	}
-	start := func(name string) api {
+	start := func(name string) shoptest.API {
 		env := map[string]string{"DATABASE_URL": testinfra.Postgres(t)}
 		for k, v := range common {
 			env[k] = v
 		}
 		bin := testinfra.StartService(t, "github.com/tracecart/tracecart/"+name+"/cmd/"+name, env)
-		return api{base: "http://" + bin.Addr}
+		return shoptest.API{Base: "http://" + bin.Addr}
 	}
 	s := &shop{
 		users:    start("user-service"),
@@ -70,9 +72,9 @@ func startShop(t *testing.T) *shop {
 		brokers:  brokers,
 		jaeger:   jaeger,
 	}
-	for _, svc := range []api{s.users, s.products, s.orders} {
-		eventually(t, 60*time.Second, svc.base+" ready", func() error {
-			resp, err := http.Get(svc.base + "/health/ready")
+	for _, svc := range []shoptest.API{s.users, s.products, s.orders} {
+		shoptest.Eventually(t, 60*time.Second, svc.Base+" ready", func() error {
+			resp, err := http.Get(svc.Base + "/health/ready")
 			if err != nil {
 				return err
 			}
@@ -89,34 +91,28 @@ func startShop(t *testing.T) *shop {
 // login returns a bearer token for a seeded or registered user.
 func (s *shop) login(t testing.TB, email, password string) string {
 	t.Helper()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	s.users.must(t, http.StatusOK, http.MethodPost, "/auth/login",
-		map[string]string{"email": email, "password": password}, &tok)
-	return tok.AccessToken
+	return shoptest.Login(t, s.users, email, password)
 }
 
+// balance is the wallet balance of the user the token belongs to.
 func (s *shop) balance(t testing.TB, token string) int64 {
 	t.Helper()
-	var u user
-	s.users.as(token).must(t, http.StatusOK, http.MethodGet, "/users/me", nil, &u)
-	return u.BalanceCents
+	return shoptest.Balance(t, s.users.As(token))
 }
 
-func (s *shop) product(t testing.TB, id string) product {
+func (s *shop) product(t testing.TB, id string) shoptest.Product {
 	t.Helper()
-	var p product
-	s.products.must(t, http.StatusOK, http.MethodGet, "/products/"+id, nil, &p)
+	var p shoptest.Product
+	s.products.Must(t, http.StatusOK, http.MethodGet, "/products/"+id, nil, &p)
 	return p
 }
 
 // placeOrder posts an order and returns it as accepted (PENDING). headers are extra request
 // headers, such as a traceparent.
-func (s *shop) placeOrder(t testing.TB, token string, lines []orderLine, headers ...string) order {
+func (s *shop) placeOrder(t testing.TB, token string, lines []shoptest.OrderLine, headers ...string) shoptest.Order {
 	t.Helper()
-	var o order
-	s.orders.as(token).must(t, http.StatusAccepted, http.MethodPost, "/orders",
+	var o shoptest.Order
+	s.orders.As(token).Must(t, http.StatusAccepted, http.MethodPost, "/orders",
 		map[string]any{"lines": lines}, &o, headers...)
 	return o
 }
@@ -128,18 +124,18 @@ func TestSaga(t *testing.T) {
 
 	t.Run("happy path confirms, takes stock and money", func(t *testing.T) {
 		before, mug := s.balance(t, aliceToken), s.product(t, tracingMug)
-		o := s.placeOrder(t, aliceToken, []orderLine{{tracingMug, 2}})
+		o := s.placeOrder(t, aliceToken, []shoptest.OrderLine{{ProductID: tracingMug, Quantity: 2}})
 		if o.Status != "PENDING" {
 			t.Errorf("accepted order is %s, want PENDING", o.Status)
 		}
-		got := waitForStatus(t, s.orders.as(aliceToken), o.ID)
+		got := shoptest.WaitTerminal(t, s.orders.As(aliceToken), o.ID, sagaDeadline)
 		if got.Status != "CONFIRMED" {
 			t.Fatalf("order ended %s (%s), want CONFIRMED", got.Status, got.Reason)
 		}
 		if want := 2 * mug.PriceCents; got.TotalCents != want {
 			t.Errorf("total = %d, want %d", got.TotalCents, want)
 		}
-		eventually(t, 10*time.Second, "the sale to be recorded", func() error {
+		shoptest.Eventually(t, 10*time.Second, "the sale to be recorded", func() error {
 			after := s.product(t, tracingMug)
 			if after.Stock != mug.Stock-2 || after.Sold != mug.Sold+2 {
 				return fmt.Errorf("stock %d sold %d, want %d and %d", after.Stock, after.Sold, mug.Stock-2, mug.Sold+2)
@@ -153,8 +149,8 @@ func TestSaga(t *testing.T) {
 
 	t.Run("out of stock rejects and changes nothing", func(t *testing.T) {
 		before, lamp := s.balance(t, aliceToken), s.product(t, lastOneLamp)
-		o := s.placeOrder(t, aliceToken, []orderLine{{lastOneLamp, lamp.Stock + 1}})
-		if got := waitForStatus(t, s.orders.as(aliceToken), o.ID); got.Status != "REJECTED" {
+		o := s.placeOrder(t, aliceToken, []shoptest.OrderLine{{ProductID: lastOneLamp, Quantity: lamp.Stock + 1}})
+		if got := shoptest.WaitTerminal(t, s.orders.As(aliceToken), o.ID, sagaDeadline); got.Status != "REJECTED" {
 			t.Fatalf("order ended %s, want REJECTED", got.Status)
 		}
 		if after := s.product(t, lastOneLamp); after.Stock != lamp.Stock || after.Sold != lamp.Sold {
@@ -170,11 +166,11 @@ func TestSaga(t *testing.T) {
 		if before >= keyboard.PriceCents {
 			t.Fatalf("bob can afford the keyboard (%d >= %d): the seed data changed", before, keyboard.PriceCents)
 		}
-		o := s.placeOrder(t, bobToken, []orderLine{{contextKeyboard, 1}})
-		if got := waitForStatus(t, s.orders.as(bobToken), o.ID); got.Status != "CANCELLED" {
+		o := s.placeOrder(t, bobToken, []shoptest.OrderLine{{ProductID: contextKeyboard, Quantity: 1}})
+		if got := shoptest.WaitTerminal(t, s.orders.As(bobToken), o.ID, sagaDeadline); got.Status != "CANCELLED" {
 			t.Fatalf("order ended %s, want CANCELLED", got.Status)
 		}
-		eventually(t, 10*time.Second, "the reservation to be released", func() error {
+		shoptest.Eventually(t, 10*time.Second, "the reservation to be released", func() error {
 			if after := s.product(t, contextKeyboard); after.Stock != keyboard.Stock || after.Sold != keyboard.Sold {
 				return fmt.Errorf("stock %d sold %d, want %d %d", after.Stock, after.Sold, keyboard.Stock, keyboard.Sold)
 			}
@@ -187,16 +183,16 @@ func TestSaga(t *testing.T) {
 
 	t.Run("cancel after confirm restocks and refunds", func(t *testing.T) {
 		before, socks := s.balance(t, aliceToken), s.product(t, spanSocks)
-		o := s.placeOrder(t, aliceToken, []orderLine{{spanSocks, 3}})
-		if got := waitForStatus(t, s.orders.as(aliceToken), o.ID); got.Status != "CONFIRMED" {
+		o := s.placeOrder(t, aliceToken, []shoptest.OrderLine{{ProductID: spanSocks, Quantity: 3}})
+		if got := shoptest.WaitTerminal(t, s.orders.As(aliceToken), o.ID, sagaDeadline); got.Status != "CONFIRMED" {
 			t.Fatalf("order ended %s, want CONFIRMED", got.Status)
 		}
-		var cancelled order
-		s.orders.as(aliceToken).must(t, http.StatusOK, http.MethodPost, "/orders/"+o.ID+"/cancel", nil, &cancelled)
+		var cancelled shoptest.Order
+		s.orders.As(aliceToken).Must(t, http.StatusOK, http.MethodPost, "/orders/"+o.ID+"/cancel", nil, &cancelled)
 		if cancelled.Status != "CANCELLED" {
 			t.Errorf("cancelled order is %s", cancelled.Status)
 		}
-		eventually(t, 10*time.Second, "restock and refund", func() error {
+		shoptest.Eventually(t, 10*time.Second, "restock and refund", func() error {
 			after := s.product(t, spanSocks)
 			if after.Stock != socks.Stock || after.Sold != socks.Sold {
 				return fmt.Errorf("stock %d sold %d, want %d %d", after.Stock, after.Sold, socks.Stock, socks.Sold)
@@ -212,24 +208,24 @@ func TestSaga(t *testing.T) {
 		// Any order is PENDING for at least the moment between 202 and the first consumer; if
 		// the saga is already over the answer is 200 and the test proves nothing, so retry.
 		for range 20 {
-			o := s.placeOrder(t, aliceToken, []orderLine{{tracingMug, 1}})
-			status, raw := s.orders.as(aliceToken).call(t, http.MethodPost, "/orders/"+o.ID+"/cancel", nil, nil)
-			waitForStatus(t, s.orders.as(aliceToken), o.ID)
-			if status == http.StatusConflict {
+			o := s.placeOrder(t, aliceToken, []shoptest.OrderLine{{ProductID: tracingMug, Quantity: 1}})
+			ans := s.orders.As(aliceToken).Call(t, http.MethodPost, "/orders/"+o.ID+"/cancel", nil, nil)
+			shoptest.WaitTerminal(t, s.orders.As(aliceToken), o.ID, sagaDeadline)
+			if ans.Status == http.StatusConflict {
 				return
 			}
-			if status != http.StatusOK {
-				t.Fatalf("cancel = %d %s, want 409 while PENDING", status, raw)
+			if ans.Status != http.StatusOK {
+				t.Fatalf("cancel = %d %s, want 409 while PENDING", ans.Status, ans.Body)
 			}
 		}
 		t.Fatal("never caught an order PENDING: every saga had finished before the cancel arrived")
 	})
 
 	t.Run("one order is one trace across the three services", func(t *testing.T) {
-		traceID := randomHex(16)
-		traceparent := "00-" + traceID + "-" + randomHex(8) + "-01"
-		o := s.placeOrder(t, aliceToken, []orderLine{{tracingMug, 1}}, "traceparent", traceparent)
-		if got := waitForStatus(t, s.orders.as(aliceToken), o.ID); got.Status != "CONFIRMED" {
+		traceID := shoptest.RandomHex(16)
+		traceparent := "00-" + traceID + "-" + shoptest.RandomHex(8) + "-01"
+		o := s.placeOrder(t, aliceToken, []shoptest.OrderLine{{ProductID: tracingMug, Quantity: 1}}, "traceparent", traceparent)
+		if got := shoptest.WaitTerminal(t, s.orders.As(aliceToken), o.ID, sagaDeadline); got.Status != "CONFIRMED" {
 			t.Fatalf("order ended %s, want CONFIRMED", got.Status)
 		}
 		assertOneTrace(t, s.jaeger, traceID)
@@ -246,28 +242,4 @@ func TestSaga(t *testing.T) {
 	t.Run("concurrent orders on contended stock keep the invariants", func(t *testing.T) {
 		assertInvariantsUnderContention(t, s)
 	})
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// parallel runs f(i) for i in [0, n) on up to workers goroutines.
-func parallel(n, workers int, f func(i int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				f(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }

@@ -425,7 +425,7 @@ func (s *Stack) ConsulURL(t testing.TB) string { return s.mustURL(t, Consul, "85
 
 // KafkaAddr is where the broker's listener is published on the host. The broker advertises
 // kafka:9092, so a client on the host must dial this address whatever the metadata says (see
-// the system package's Kafka helpers).
+// shoptest.PublishedKafka).
 func (s *Stack) KafkaAddr(t testing.TB) string {
 	t.Helper()
 	return strings.TrimPrefix(s.mustURL(t, Kafka, "9092/tcp"), "http://")

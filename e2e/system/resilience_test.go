@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tracecart/tracecart/e2e/stack"
+
+	"github.com/tracecart/tracecart/e2e/internal/shoptest"
 )
 
 // TestResilience breaks the system one part at a time on a stack of its own. Each scenario
@@ -24,47 +26,47 @@ func TestResilience(t *testing.T) {
 
 		s.Stop(t, stack.ProductService)
 		// Catalogue reads: a 503 problem, answered at once rather than after a timeout.
-		eventually(t, 15*time.Second, "the gateway to answer 503 for the catalogue", func() error {
-			ans, err := s.api.do(t.Context(), http.MethodGet, "/products/"+tracingMug, nil, nil, noCache...)
+		shoptest.Eventually(t, 15*time.Second, "the gateway to answer 503 for the catalogue", func() error {
+			ans, err := s.api.Do(t.Context(), http.MethodGet, "/products/"+tracingMug, nil, nil, noCache...)
 			if err != nil {
 				return err
 			}
-			if ans.status != http.StatusServiceUnavailable {
-				return fmt.Errorf("GET /products/{id} = %d %s", ans.status, ans.body)
+			if ans.Status != http.StatusServiceUnavailable {
+				return fmt.Errorf("GET /products/{id} = %d %s", ans.Status, ans.Body)
 			}
-			if ct := ans.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			if ct := ans.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 				return fmt.Errorf("503 with Content-Type %q, want problem+json", ct)
 			}
 			return nil
 		})
 		for range 5 {
-			ans, err := s.api.do(t.Context(), http.MethodGet, "/products", nil, nil, noCache...)
+			ans, err := s.api.Do(t.Context(), http.MethodGet, "/products", nil, nil, noCache...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ans.status != http.StatusServiceUnavailable || ans.took > time.Second {
-				t.Errorf("GET /products = %d after %s, want a 503 within a second", ans.status, ans.took)
+			if ans.Status != http.StatusServiceUnavailable || ans.Took > time.Second {
+				t.Errorf("GET /products = %d after %s, want a 503 within a second", ans.Status, ans.Took)
 			}
 		}
 		// Order creation cannot price the lines: it must fail cleanly and write nothing.
-		ans, err := s.api.as(token).do(t.Context(), http.MethodPost, "/orders",
-			map[string]any{"lines": []orderLine{{tracingMug, 1}}}, nil)
+		ans, err := s.api.As(token).Do(t.Context(), http.MethodPost, "/orders",
+			map[string]any{"lines": []shoptest.OrderLine{{ProductID: tracingMug, Quantity: 1}}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ans.status != http.StatusServiceUnavailable && (ans.status < 400 || ans.status >= 500) {
-			t.Errorf("POST /orders without product-service = %d %s, want 503 or a 4xx", ans.status, ans.body)
+		if ans.Status != http.StatusServiceUnavailable && (ans.Status < 400 || ans.Status >= 500) {
+			t.Errorf("POST /orders without product-service = %d %s, want 503 or a 4xx", ans.Status, ans.Body)
 		}
-		if ans.took > 6*time.Second {
-			t.Errorf("POST /orders took %s to fail", ans.took)
+		if ans.Took > 6*time.Second {
+			t.Errorf("POST /orders took %s to fail", ans.Took)
 		}
 		if n := s.orderCount(t, token); n != before {
 			t.Errorf("the failed order left %d orders behind, want %d", n, before)
 		}
 
 		s.Restart(t, stack.ProductService)
-		eventually(t, 20*time.Second, "the catalogue to come back", func() error { return s.catalogueUp(t) })
-		o, _ := s.placeOrder(t, token, orderLine{tracingMug, 1})
+		shoptest.Eventually(t, 20*time.Second, "the catalogue to come back", func() error { return s.catalogueUp(t) })
+		o, _ := s.placeOrder(t, token, shoptest.OrderLine{ProductID: tracingMug, Quantity: 1})
 		if got := s.waitTerminal(t, token, o.ID); got.Status != "CONFIRMED" {
 			t.Fatalf("order after recovery ended %s (%s), want CONFIRMED", got.Status, got.Reason)
 		}
@@ -77,7 +79,7 @@ func TestResilience(t *testing.T) {
 		var ids []string
 		place := func(n int) {
 			for range n {
-				o, _ := s.placeOrder(t, token, orderLine{p.ID, 1})
+				o, _ := s.placeOrder(t, token, shoptest.OrderLine{ProductID: p.ID, Quantity: 1})
 				ids = append(ids, o.ID)
 			}
 		}
@@ -87,8 +89,8 @@ func TestResilience(t *testing.T) {
 		// so their sagas cannot move until it is back.
 		place(5)
 		for _, id := range ids[10:] {
-			var o order
-			s.api.as(token).must(t, http.StatusOK, http.MethodGet, "/orders/"+id, nil, &o)
+			var o shoptest.Order
+			s.api.As(token).Must(t, http.StatusOK, http.MethodGet, "/orders/"+id, nil, &o)
 			if o.Status != "PENDING" {
 				t.Errorf("order %s placed while Kafka was down is %s, want PENDING", id, o.Status)
 			}
@@ -108,15 +110,15 @@ func TestResilience(t *testing.T) {
 		posted := make(chan struct{})
 		go func() {
 			defer close(posted)
-			parallel(30, 4, func(int) {
-				ans, err := s.api.as(token).do(t.Context(), http.MethodPost, "/orders",
-					map[string]any{"lines": []orderLine{{p.ID, 1}}}, nil)
-				if err == nil && ans.status == http.StatusAccepted {
+			shoptest.Parallel(30, 4, func(int) {
+				ans, err := s.api.As(token).Do(t.Context(), http.MethodPost, "/orders",
+					map[string]any{"lines": []shoptest.OrderLine{{ProductID: p.ID, Quantity: 1}}}, nil)
+				if err == nil && ans.Status == http.StatusAccepted {
 					accepted.Add(1)
 				}
 			})
 		}()
-		eventually(t, 30*time.Second, "ten orders accepted", func() error {
+		shoptest.Eventually(t, 30*time.Second, "ten orders accepted", func() error {
 			if n := accepted.Load(); n < 10 {
 				return fmt.Errorf("%d accepted", n)
 			}
@@ -138,7 +140,7 @@ func TestResilience(t *testing.T) {
 		healthy(t, s)
 		const second = stack.ProductService + "-2"
 		s.AddInstance(t, stack.ProductService, second)
-		eventually(t, 15*time.Second, "two healthy product-service instances", func() error {
+		shoptest.Eventually(t, 15*time.Second, "two healthy product-service instances", func() error {
 			if got := s.Passing(t, stack.ProductService); len(got) != 2 {
 				return fmt.Errorf("passing: %v", got)
 			}
@@ -146,14 +148,14 @@ func TestResilience(t *testing.T) {
 		})
 		// SIGKILL: the instance cannot deregister; Consul finds out through its health check.
 		s.Kill(t, stack.ProductService)
-		eventually(t, 20*time.Second, "Consul to mark the killed instance critical", func() error {
+		shoptest.Eventually(t, 20*time.Second, "Consul to mark the killed instance critical", func() error {
 			if got := s.Passing(t, stack.ProductService); len(got) != 1 || got[0] != second {
 				return fmt.Errorf("passing: %v", got)
 			}
 			return nil
 		})
 		// The gateway's watcher needs a moment to see the new list; from then on, nothing fails.
-		eventually(t, 10*time.Second, "the catalogue through the survivor", func() error { return s.catalogueUp(t) })
+		shoptest.Eventually(t, 10*time.Second, "the catalogue through the survivor", func() error { return s.catalogueUp(t) })
 		for i := range 20 {
 			if err := s.catalogueUp(t); err != nil {
 				t.Fatalf("request %d after the instance was marked critical: %v", i, err)
@@ -161,7 +163,7 @@ func TestResilience(t *testing.T) {
 		}
 		token := s.newUser(t, 10_000)
 		for range 3 {
-			o, _ := s.placeOrder(t, token, orderLine{tracingMug, 1})
+			o, _ := s.placeOrder(t, token, shoptest.OrderLine{ProductID: tracingMug, Quantity: 1})
 			if got := s.waitTerminal(t, token, o.ID); got.Status != "CONFIRMED" {
 				t.Fatalf("order through the survivor ended %s (%s), want CONFIRMED", got.Status, got.Reason)
 			}
@@ -179,7 +181,7 @@ func TestResilience(t *testing.T) {
 			}
 		}
 		for range 3 {
-			o, _ := s.placeOrder(t, token, orderLine{tracingMug, 1})
+			o, _ := s.placeOrder(t, token, shoptest.OrderLine{ProductID: tracingMug, Quantity: 1})
 			if got := s.waitTerminal(t, token, o.ID); got.Status != "CONFIRMED" {
 				t.Fatalf("order with Consul down ended %s (%s), want CONFIRMED", got.Status, got.Reason)
 			}
@@ -191,17 +193,17 @@ func TestResilience(t *testing.T) {
 // read of an order list.
 func healthy(t *testing.T, s *shop) {
 	t.Helper()
-	eventually(t, 30*time.Second, "the shop to be healthy", func() error {
+	shoptest.Eventually(t, 30*time.Second, "the shop to be healthy", func() error {
 		if err := s.catalogueUp(t); err != nil {
 			return err
 		}
-		ans, err := s.api.do(t.Context(), http.MethodPost, "/auth/login",
+		ans, err := s.api.Do(t.Context(), http.MethodPost, "/auth/login",
 			map[string]string{"email": alice, "password": demoPassword}, nil)
 		if err != nil {
 			return err
 		}
-		if ans.status != http.StatusOK {
-			return fmt.Errorf("login = %d %s", ans.status, ans.body)
+		if ans.Status != http.StatusOK {
+			return fmt.Errorf("login = %d %s", ans.Status, ans.Body)
 		}
 		return nil
 	})
@@ -209,7 +211,7 @@ func healthy(t *testing.T, s *shop) {
 
 // assertAllConfirmedAndBooked waits for every order (one unit of p each, by one user with
 // topUp cents) to be CONFIRMED, then checks the stock and the wallet add up exactly.
-func assertAllConfirmedAndBooked(t *testing.T, s *shop, token string, topUp int64, p product, ids []string) {
+func assertAllConfirmedAndBooked(t *testing.T, s *shop, token string, topUp int64, p shoptest.Product, ids []string) {
 	t.Helper()
 	var paid int64
 	outcomes := map[string]int{}
@@ -223,7 +225,7 @@ func assertAllConfirmedAndBooked(t *testing.T, s *shop, token string, topUp int6
 	if outcomes["CONFIRMED"] != len(ids) {
 		t.Errorf("outcomes %v, want all %d CONFIRMED", outcomes, len(ids))
 	}
-	eventually(t, 20*time.Second, "the books to settle", func() error {
+	shoptest.Eventually(t, 20*time.Second, "the books to settle", func() error {
 		now := s.product(t, p.ID)
 		if now.Stock+now.Sold != p.Stock || now.Sold != outcomes["CONFIRMED"] {
 			return fmt.Errorf("stock %d sold %d, want sold %d of %d", now.Stock, now.Sold, outcomes["CONFIRMED"], p.Stock)

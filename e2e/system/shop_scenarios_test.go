@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/tracecart/tracecart/e2e/stack"
+
+	"github.com/tracecart/tracecart/e2e/internal/shoptest"
 )
 
 var traceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -30,8 +32,8 @@ func TestShop(t *testing.T) {
 		if b := s.balance(t, token); b != 5000 {
 			t.Fatalf("balance after top-up %d, want 5000", b)
 		}
-		o, ans := s.placeOrder(t, token, orderLine{p.ID, 3})
-		if loc := ans.header.Get("Location"); loc == "" {
+		o, ans := s.placeOrder(t, token, shoptest.OrderLine{ProductID: p.ID, Quantity: 3})
+		if loc := ans.Header.Get("Location"); loc == "" {
 			t.Errorf("202 without Location")
 		}
 		got := s.waitTerminal(t, token, o.ID)
@@ -41,7 +43,7 @@ func TestShop(t *testing.T) {
 		if got.TotalCents != 3*1250 {
 			t.Errorf("total %d, want %d", got.TotalCents, 3*1250)
 		}
-		eventually(t, 10*time.Second, "the sale to be recorded", func() error {
+		shoptest.Eventually(t, 10*time.Second, "the sale to be recorded", func() error {
 			if now := s.product(t, p.ID); now.Stock != 7 || now.Sold != 3 {
 				return fmt.Errorf("stock %d sold %d, want 7 and 3", now.Stock, now.Sold)
 			}
@@ -54,7 +56,7 @@ func TestShop(t *testing.T) {
 
 	t.Run("out of stock rejects and changes nothing", func(t *testing.T) {
 		before, lamp := s.balance(t, aliceToken), s.product(t, lastOneLamp)
-		o, _ := s.placeOrder(t, aliceToken, orderLine{lastOneLamp, lamp.Stock + 1})
+		o, _ := s.placeOrder(t, aliceToken, shoptest.OrderLine{ProductID: lastOneLamp, Quantity: lamp.Stock + 1})
 		if got := s.waitTerminal(t, aliceToken, o.ID); got.Status != "REJECTED" {
 			t.Fatalf("order ended %s, want REJECTED", got.Status)
 		}
@@ -71,11 +73,11 @@ func TestShop(t *testing.T) {
 		if before >= keyboard.PriceCents {
 			t.Fatalf("bob can afford the keyboard (%d >= %d): the seed data changed", before, keyboard.PriceCents)
 		}
-		o, _ := s.placeOrder(t, bobToken, orderLine{contextKeyboard, 1})
+		o, _ := s.placeOrder(t, bobToken, shoptest.OrderLine{ProductID: contextKeyboard, Quantity: 1})
 		if got := s.waitTerminal(t, bobToken, o.ID); got.Status != "CANCELLED" {
 			t.Fatalf("order ended %s, want CANCELLED", got.Status)
 		}
-		eventually(t, 10*time.Second, "the reservation to be released", func() error {
+		shoptest.Eventually(t, 10*time.Second, "the reservation to be released", func() error {
 			if now := s.product(t, contextKeyboard); now.Stock != keyboard.Stock || now.Sold != keyboard.Sold {
 				return fmt.Errorf("stock %d sold %d, want %d %d", now.Stock, now.Sold, keyboard.Stock, keyboard.Sold)
 			}
@@ -88,16 +90,16 @@ func TestShop(t *testing.T) {
 
 	t.Run("cancelling a confirmed order restocks and refunds", func(t *testing.T) {
 		before, socks := s.balance(t, aliceToken), s.product(t, spanSocks)
-		o, _ := s.placeOrder(t, aliceToken, orderLine{spanSocks, 2})
+		o, _ := s.placeOrder(t, aliceToken, shoptest.OrderLine{ProductID: spanSocks, Quantity: 2})
 		if got := s.waitTerminal(t, aliceToken, o.ID); got.Status != "CONFIRMED" {
 			t.Fatalf("order ended %s, want CONFIRMED", got.Status)
 		}
-		var cancelled order
-		s.api.as(aliceToken).must(t, http.StatusOK, http.MethodPost, "/orders/"+o.ID+"/cancel", nil, &cancelled)
+		var cancelled shoptest.Order
+		s.api.As(aliceToken).Must(t, http.StatusOK, http.MethodPost, "/orders/"+o.ID+"/cancel", nil, &cancelled)
 		if cancelled.Status != "CANCELLED" {
 			t.Errorf("cancelled order is %s", cancelled.Status)
 		}
-		eventually(t, 15*time.Second, "restock and refund", func() error {
+		shoptest.Eventually(t, 15*time.Second, "restock and refund", func() error {
 			if now := s.product(t, spanSocks); now.Stock != socks.Stock || now.Sold != socks.Sold {
 				return fmt.Errorf("stock %d sold %d, want %d %d", now.Stock, now.Sold, socks.Stock, socks.Sold)
 			}
@@ -109,8 +111,8 @@ func TestShop(t *testing.T) {
 	})
 
 	t.Run("one order is one trace from the gateway to the last consumer", func(t *testing.T) {
-		o, ans := s.placeOrder(t, aliceToken, orderLine{tracingMug, 1})
-		traceID := ans.header.Get("X-Trace-Id")
+		o, ans := s.placeOrder(t, aliceToken, shoptest.OrderLine{ProductID: tracingMug, Quantity: 1})
+		traceID := ans.Header.Get("X-Trace-Id")
 		if !traceIDPattern.MatchString(traceID) {
 			t.Fatalf("X-Trace-Id %q, want 32 hex digits", traceID)
 		}
