@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/tracecart/tracecart/order-service/internal/order"
 	"github.com/tracecart/tracecart/order-service/internal/orderevents"
@@ -62,11 +64,11 @@ func (s *Store) Create(ctx context.Context, o order.Order, key string, requestHa
 	var result order.Order
 	err = pgkit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO orders (id, user_id, status, total_cents, idempotency_key, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6)
+			INSERT INTO orders (id, user_id, status, total_cents, idempotency_key, request_hash, trace_context)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (user_id, idempotency_key) DO NOTHING
 			RETURNING created_at, updated_at`,
-			o.ID, o.UserID, string(o.Status), o.TotalCents, idempotencyKey, hash,
+			o.ID, o.UserID, string(o.Status), o.TotalCents, idempotencyKey, hash, traceContext(ctx),
 		).Scan(&o.CreatedAt, &o.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// The key is taken. ON CONFLICT waited for the transaction that took it to commit,
@@ -235,6 +237,25 @@ func (s *Store) Lock(ctx context.Context, tx pgx.Tx, id uuid.UUID) (order.Order,
 		return order.Order{}, fmt.Errorf("lock order %s: %w", id, err)
 	}
 	return o, nil
+}
+
+// TraceContext returns the trace context stored with an order when it was placed (see
+// traceContext), read in the caller's transaction. It is empty for an order placed outside any
+// trace.
+func (s *Store) TraceContext(ctx context.Context, tx pgx.Tx, id uuid.UUID) (propagation.MapCarrier, error) {
+	carrier := propagation.MapCarrier{}
+	if err := tx.QueryRow(ctx, `SELECT trace_context FROM orders WHERE id = $1`, id).Scan(&carrier); err != nil {
+		return nil, fmt.Errorf("trace context of order %s: %w", id, err)
+	}
+	return carrier, nil
+}
+
+// traceContext captures the W3C trace context of ctx, the request placing an order, with the
+// global propagator, as outbox.Add does for events.
+func traceContext(ctx context.Context) propagation.MapCarrier {
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	return carrier
 }
 
 // LockTimedOut locks up to limit PENDING orders created more than timeout ago, oldest first,

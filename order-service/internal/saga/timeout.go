@@ -119,10 +119,21 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, o := range expired {
-			// Each timed-out saga gets a trace of its own: its order.cancelled event carries it
-			// to the compensations in the other services.
-			orderCtx, span := s.tracer.Start(ctx, "saga timeout",
-				trace.WithNewRoot(), trace.WithAttributes(attribute.String("order.id", o.ID.String())))
+			// The cancellation continues the order's own trace, from the context stored when it
+			// was placed, and its order.cancelled event carries that trace on to the
+			// compensations in the other services: one order, one trace, to the last
+			// compensation. An order stored without a context gets a trace of its own.
+			stored, err := s.store.TraceContext(untraced(ctx), tx, o.ID)
+			if err != nil {
+				return err
+			}
+			parent, start := ctx, []trace.SpanStartOption{trace.WithAttributes(attribute.String("order.id", o.ID.String()))}
+			if sc := trace.SpanContextFromContext(otel.GetTextMapPropagator().Extract(ctx, stored)); sc.IsValid() {
+				parent = trace.ContextWithRemoteSpanContext(ctx, sc)
+			} else {
+				start = append(start, trace.WithNewRoot())
+			}
+			orderCtx, span := s.tracer.Start(parent, "saga timeout", start...)
 			spans = append(spans, span)
 			next, err := o.Status.Next(order.TimedOut)
 			if err != nil {
@@ -160,7 +171,7 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 
 // untraced returns ctx under a parent span that is not sampled, so that the database spans of
 // an idle sweep, one every Interval on every instance, do not fill the trace store with traces
-// of nothing. The spans of the orders a sweep does cancel are new roots, sampled as usual.
+// of nothing. The span of an order a sweep does cancel continues that order's trace.
 func untraced(ctx context.Context) context.Context {
 	var traceID trace.TraceID
 	var spanID trace.SpanID

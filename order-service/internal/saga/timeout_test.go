@@ -2,11 +2,16 @@ package saga_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tracecart/tracecart/order-service/internal/dbtest"
 	"github.com/tracecart/tracecart/order-service/internal/order"
@@ -172,5 +177,65 @@ func TestPendingGauges(t *testing.T) {
 	}
 	if got := e.gauge(saga.MetricPendingOldestAge); got < 10 || got > 60 {
 		t.Errorf("%s = %v, want the age of the oldest PENDING order, about 10s", saga.MetricPendingOldestAge, got)
+	}
+}
+
+// TestTimedOutSagaContinuesTheOrdersTrace checks that cancelling a timed-out saga lands in the
+// trace of the request that placed the order, with the order.cancelled event carrying that
+// trace on, rather than starting a trace nobody can connect to the order.
+func TestTimedOutSagaContinuesTheOrdersTrace(t *testing.T) {
+	previous := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.TraceContext{}) // what telemetry.Setup installs
+	t.Cleanup(func() { otel.SetTextMapPropagator(previous) })
+
+	e := newEnv(t)
+	spans := tracetest.NewInMemoryExporter()
+	tracing := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+
+	requestCtx, request := tracing.Tracer("test").Start(t.Context(), "POST /orders")
+	placed, err := order.New(uuid.New(), alice, []order.Item{{ProductID: mug, Quantity: 1}}, map[uuid.UUID]int64{mug: 1200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if placed, err = e.store.Create(requestCtx, placed, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	request.End()
+	untracedOrder := e.newOrder() // placed outside any trace
+	e.age(placed.ID, sagaTimeout+time.Second)
+	e.age(untracedOrder.ID, sagaTimeout+time.Second)
+
+	sweeper, err := saga.NewSweeper(e.pool, e.store, saga.SweeperOptions{
+		Timeout: sagaTimeout, Interval: time.Second, Metrics: e.metrics, Logger: e.logger, TracerProvider: tracing,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := sweeper.Sweep(t.Context()); err != nil || n != 2 {
+		t.Fatalf("Sweep = %d, %v; want 2 orders cancelled", n, err)
+	}
+
+	want := request.SpanContext()
+	var continued, ownRoot int
+	for _, s := range spans.GetSpans() {
+		if s.Name != "saga timeout" {
+			continue
+		}
+		if s.SpanContext.TraceID() == want.TraceID() && s.Parent.SpanID() == want.SpanID() {
+			continued++
+		} else if !s.Parent.IsValid() {
+			ownRoot++
+		}
+	}
+	if continued != 1 || ownRoot != 1 {
+		t.Errorf("saga timeout spans: %d in the order's trace, %d own roots; want 1 and 1", continued, ownRoot)
+	}
+	var traceparent string
+	if err := e.pool.QueryRow(t.Context(), `SELECT headers->>'traceparent' FROM outbox
+		WHERE key = $1 AND headers->>'event-type' = 'order.cancelled'`, placed.ID.String()).Scan(&traceparent); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(traceparent, want.TraceID().String()) {
+		t.Errorf("order.cancelled carries traceparent %q, want the order's trace %s", traceparent, want.TraceID())
 	}
 }
