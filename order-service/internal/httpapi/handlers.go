@@ -113,17 +113,11 @@ func writeAccepted(w http.ResponseWriter, r *http.Request, o order.Order) {
 
 // getOrder answers GET /orders/{id} with the caller's order.
 func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
-	userID, err := caller(r)
+	userID, id, err := callerAndOrder(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	id, err := orderID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	tagSpan(r, id)
 	o, err := s.orders.Get(r.Context(), userID, id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -164,23 +158,30 @@ func (s *server) listOrders(w http.ResponseWriter, r *http.Request) {
 // cancelOrder answers POST /orders/{id}/cancel: the owner cancels a CONFIRMED order, and the
 // other services give back the stock and the money when they see order.cancelled.
 func (s *server) cancelOrder(w http.ResponseWriter, r *http.Request) {
-	userID, err := caller(r)
+	userID, id, err := callerAndOrder(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	id, err := orderID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	tagSpan(r, id)
 	o, err := s.orders.CancelByCustomer(r.Context(), userID, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, orderResponse(o))
+}
+
+// callerAndOrder reads who is asking (the token) and which order they mean (the path), and tags
+// the request's span with the order: the first steps of every route about one order.
+func callerAndOrder(r *http.Request) (userID, id uuid.UUID, err error) {
+	if userID, err = caller(r); err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	if id, err = orderID(r); err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	tagSpan(r, id)
+	return userID, id, nil
 }
 
 // writeError answers with the problem document for err (see mapError), telling clients when
