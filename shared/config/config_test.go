@@ -363,3 +363,26 @@ func TestDSNIsRedacted(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckHTTPURL(t *testing.T) {
+	for _, tt := range []struct {
+		raw string
+		ok  bool
+	}{
+		{"http://user-service/.well-known/jwks.json", true},
+		{"https://127.0.0.1:8443/x", true},
+		{"ftp://host/x", false},
+		{"user-service/jwks", false}, // no scheme
+		{"http://", false},           // no host
+		{"http://a b/", false},       // unparsable
+	} {
+		err := config.CheckHTTPURL("JWKS_URL", tt.raw)
+		var ve *config.VarError
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("CheckHTTPURL(%q) = %v, want nil", tt.raw, err)
+		case !tt.ok && (!errors.As(err, &ve) || ve.Key != "JWKS_URL"):
+			t.Errorf("CheckHTTPURL(%q) = %v, want a VarError naming JWKS_URL", tt.raw, err)
+		}
+	}
+}

@@ -115,3 +115,12 @@ func (d DSN) redacted() string {
 	}
 	return u.Redacted()
 }
+
+// CheckHTTPURL returns a *VarError naming key unless raw is an absolute http or https URL with
+// a host, such as a JWKS_URL or an upstream's base URL; nil when it is one.
+func CheckHTTPURL(key, raw string) error {
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &VarError{Key: key, Err: fmt.Errorf("%q is not an http(s) URL", raw)}
+	}
+	return nil
+}

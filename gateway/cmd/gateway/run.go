@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -107,11 +106,7 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1 {
 		errs = append(errs, &config.VarError{Key: "MAX_BODY_BYTES", Err: fmt.Errorf("must be at least 1, got %d", c.MaxBodyBytes)})
 	}
-	for key, raw := range map[string]string{"JWKS_URL": c.JWKSURL, "JAEGER_UI_URL": c.JaegerUIURL} {
-		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, &config.VarError{Key: key, Err: fmt.Errorf("%q is not an http(s) URL", raw)})
-		}
-	}
+	errs = append(errs, config.CheckHTTPURL("JWKS_URL", c.JWKSURL), config.CheckHTTPURL("JAEGER_UI_URL", c.JaegerUIURL))
 	return errors.Join(errs...)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -53,13 +52,10 @@ type Config struct {
 
 // Validate checks what the struct tags cannot, the shared settings included.
 func (c *Config) Validate() error {
-	errs := []error{c.Service.Validate()}
-	for _, v := range []struct{ key, raw string }{
-		{"PRODUCT_SERVICE_URL", c.ProductServiceURL}, {"JWKS_URL", c.JWKSURL},
-	} {
-		if u, err := url.Parse(v.raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, &config.VarError{Key: v.key, Err: fmt.Errorf("%q is not an http(s) URL", v.raw)})
-		}
+	errs := []error{
+		c.Service.Validate(),
+		config.CheckHTTPURL("PRODUCT_SERVICE_URL", c.ProductServiceURL),
+		config.CheckHTTPURL("JWKS_URL", c.JWKSURL),
 	}
 	for _, v := range []struct {
 		key string

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,11 +50,7 @@ type Config struct {
 
 // Validate checks what the struct tags cannot, the embedded Service's rules included.
 func (c *Config) Validate() error {
-	errs := []error{c.Service.Validate()}
-	if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, &config.VarError{Key: "JWKS_URL", Err: fmt.Errorf("%q is not an http(s) URL", c.JWKSURL)})
-	}
-	return errors.Join(errs...)
+	return errors.Join(c.Service.Validate(), config.CheckHTTPURL("JWKS_URL", c.JWKSURL))
 }
 
 // run wires product-service from its parts and serves until ctx is cancelled or SIGTERM arrives.
