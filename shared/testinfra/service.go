@@ -155,7 +155,8 @@ func CheckLifecycle(t *testing.T, service string, env map[string]string) {
 }
 
 // WaitFor polls check every 100ms until it returns nil, failing the test with the last error
-// after timeout.
+// after timeout, or at once if the test's context ends. Tests of an asynchronous system wait
+// with it, never with a bare sleep.
 func WaitFor(t testing.TB, timeout time.Duration, what string, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -167,7 +168,11 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, check func() erro
 		if time.Now().After(deadline) {
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("waiting for %s: %v (last error: %v)", what, t.Context().Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

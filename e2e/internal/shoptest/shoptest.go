@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
 // requestTimeout bounds one HTTP request, so that a hung service fails a poll instead of the
@@ -169,30 +171,12 @@ func Balance(t testing.TB, users API) int64 {
 	return u.BalanceCents
 }
 
-// pollInterval is how often Eventually checks again: quick enough for a test that waits on a
-// saga, slow enough not to load the services (or the gateway's rate limit) it polls.
-const pollInterval = 100 * time.Millisecond
-
 // Eventually polls check until it returns nil, failing the test with the last error once the
 // timeout passes. The system is asynchronous, so this is how a test waits for it: never with a
-// sleep.
+// sleep. It is testinfra.WaitFor, named for how the scenarios read.
 func Eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s, %s: %v", timeout, what, err)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-time.After(pollInterval):
-		}
-	}
+	testinfra.WaitFor(t, timeout, what, check)
 }
 
 // WaitTerminal polls an order through orders, which must act as its owner, until its saga has

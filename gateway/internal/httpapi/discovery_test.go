@@ -35,7 +35,7 @@ func TestDiscoveryThroughConsul(t *testing.T) {
 	for _, s := range []*service{a, b, g.users, g.orders} {
 		register(t, client, s)
 	}
-	waitFor(t, 30*time.Second, "both product-service instances to pass their checks", func() error {
+	testinfra.WaitFor(t, 30*time.Second, "both product-service instances to pass their checks", func() error {
 		entries, _, err := client.Health().Service(productService, "", true, nil)
 		if err == nil && len(entries) != 2 {
 			err = fmt.Errorf("%d passing", len(entries))
@@ -43,7 +43,7 @@ func TestDiscoveryThroughConsul(t *testing.T) {
 		return err
 	})
 	// The gateway's watcher learns of the second instance through a blocking query.
-	waitFor(t, 10*time.Second, "the gateway to use both instances", func() error {
+	testinfra.WaitFor(t, 10*time.Second, "the gateway to use both instances", func() error {
 		a.hits.Store(0)
 		b.hits.Store(0)
 		for range 4 {
@@ -70,7 +70,7 @@ func TestDiscoveryThroughConsul(t *testing.T) {
 
 	t.Run("an instance failing its health check stops receiving traffic", func(t *testing.T) {
 		b.healthy.Store(false)
-		waitFor(t, 15*time.Second, "traffic to leave the unhealthy instance", func() error {
+		testinfra.WaitFor(t, 15*time.Second, "traffic to leave the unhealthy instance", func() error {
 			b.hits.Store(0)
 			for range 4 {
 				g.do(t, request{path: "/api/products/1"})
@@ -93,7 +93,7 @@ func TestDiscoveryThroughConsul(t *testing.T) {
 
 	t.Run("it gets traffic again once healthy", func(t *testing.T) {
 		b.healthy.Store(true)
-		waitFor(t, 15*time.Second, "traffic to return to the instance", func() error {
+		testinfra.WaitFor(t, 15*time.Second, "traffic to return to the instance", func() error {
 			b.hits.Store(0)
 			for range 4 {
 				g.do(t, request{path: "/api/products/1"})

@@ -385,20 +385,4 @@ func traceIDOf(r *http.Request) string {
 	return sc.TraceID().String()
 }
 
-// waitFor polls check until it returns nil, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func staticResolver(m map[string][]string) discovery.Resolver { return discovery.NewStaticResolver(m) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tracecart/tracecart/shared/httpclient"
+	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
 func TestBreakerOpensAnswersFastAndRecovers(t *testing.T) {
@@ -45,7 +46,7 @@ func TestBreakerOpensAnswersFastAndRecovers(t *testing.T) {
 
 	// The service recovers; after the open timeout a trial call goes through and closes it.
 	g.products.answer(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	waitFor(t, 5*time.Second, "the breaker to let calls through again", func() error {
+	testinfra.WaitFor(t, 5*time.Second, "the breaker to let calls through again", func() error {
 		if resp := g.do(t, request{path: "/api/products/1"}); resp.status != http.StatusOK {
 			return fmt.Errorf("status %d", resp.status)
 		}
