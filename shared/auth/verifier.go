@@ -37,11 +37,15 @@ const (
 	maxJWKSSize = 1 << 20
 )
 
-// VerifierOptions configures a Verifier. JWKSURL, Issuer and Audience are required.
+// VerifierOptions configures a Verifier. Issuer and Audience are required, and exactly one of
+// JWKSURL and KeySet.
 type VerifierOptions struct {
 	// JWKSURL is where the issuer publishes its key set, such as
 	// "http://user-service:8080/.well-known/jwks.json".
 	JWKSURL string
+	// KeySet, instead of JWKSURL, is for the issuer itself: it verifies against its own keys
+	// directly, with no fetching (and so no refresh: an unknown key ID is simply invalid).
+	KeySet *KeySet
 	// Issuer is the required value of the iss claim.
 	Issuer string
 	// Audience must be one of the values of the aud claim.
@@ -67,6 +71,7 @@ type VerifierOptions struct {
 // being briefly down does not log everyone out. It is safe for concurrent use.
 type Verifier struct {
 	jwksURL      string
+	static       bool // the keys came from a KeySet: never fetch
 	client       *http.Client
 	parser       *jwt.Parser
 	now          func() time.Time
@@ -86,9 +91,14 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for opts. It does not fetch anything yet.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
-	u, err := url.Parse(opts.JWKSURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("new verifier: JWKS URL %q is not an http(s) URL", opts.JWKSURL)
+	if opts.KeySet != nil && opts.JWKSURL != "" {
+		return nil, errors.New("new verifier: set JWKSURL or KeySet, not both")
+	}
+	if opts.KeySet == nil {
+		u, err := url.Parse(opts.JWKSURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("new verifier: JWKS URL %q is not an http(s) URL", opts.JWKSURL)
+		}
 	}
 	if opts.Issuer == "" || opts.Audience == "" {
 		return nil, errors.New("new verifier: issuer and audience are required")
@@ -106,6 +116,12 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	}
 	if v.client == nil {
 		v.client = &http.Client{Timeout: DefaultFetchTimeout}
+	}
+	if opts.KeySet != nil {
+		v.static, v.keys = true, make(map[string]ed25519.PublicKey, len(opts.KeySet.keys))
+		for _, k := range opts.KeySet.keys {
+			v.keys[k.ID()] = k.Public()
+		}
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -164,6 +180,10 @@ var errUnknownKey = errors.New("signing key unknown to the issuer's key set")
 func (v *Verifier) publicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
 	key, found, stale := v.lookup(kid)
 	switch {
+	case v.static && found:
+		return key, nil
+	case v.static:
+		return nil, errUnknownKey
 	case found && !stale:
 		return key, nil
 	case found:

@@ -439,3 +439,34 @@ func TestNewVerifierRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifierFromKeySet covers the issuer verifying its own tokens: against its KeySet, with no
+// fetching, accepting its keys (including a rotated-out one it still publishes) and treating
+// any other key as invalid, never as "keys unavailable".
+func TestVerifierFromKeySet(t *testing.T) {
+	clk := newClock()
+	current, previous := newSigner(t), newSigner(t)
+	keys := newKeySet(t, current, previous)
+	v, err := auth.NewVerifier(auth.VerifierOptions{KeySet: keys, Issuer: testIssuer, Audience: testAudience, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := v.Verify(t.Context(), signValid(t, keys, clk.Now())); err != nil {
+		t.Errorf("token signed by the set's signing key: %v", err)
+	}
+	if _, err := v.Verify(t.Context(), previous.sign(t, validClaims(clk.Now()), nil)); err != nil {
+		t.Errorf("token signed by the set's other key: %v", err)
+	}
+	clk.Advance(2 * testRefreshInterval) // no refresh is due: nothing to fetch from
+	forged := newSigner(t).sign(t, validClaims(clk.Now()), nil)
+	if _, err := v.Verify(t.Context(), forged); !errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrKeysUnavailable) {
+		t.Errorf("token signed by an unknown key: %v, want ErrInvalidToken", err)
+	}
+
+	if _, err := auth.NewVerifier(auth.VerifierOptions{
+		KeySet: keys, JWKSURL: "http://user-service/.well-known/jwks.json", Issuer: testIssuer, Audience: testAudience,
+	}); err == nil {
+		t.Error("NewVerifier accepted both a KeySet and a JWKS URL")
+	}
+}

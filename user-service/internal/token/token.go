@@ -8,12 +8,8 @@
 package token
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -76,44 +72,13 @@ func (i *Issuer) Issue(userID uuid.UUID, roles []string) (Token, error) {
 	return Token{AccessToken: signed, ExpiresIn: i.opts.TTL}, nil
 }
 
-// localJWKSURL is the address the in-process verifier "fetches" the key set from. Nothing
-// listens there; the transport below answers every request itself.
-const localJWKSURL = "http://user-service.internal/.well-known/jwks.json"
-
-// NewVerifier returns an auth.Verifier for tokens signed by keys, reading the JWKS straight
-// from keys instead of over the network.
-//
-// shared/auth builds Verifiers from a JWKS URL only (other services have no KeySet), so this
-// hands it an http.Client whose transport answers with the KeySet's JWKS document: the round
-// trip to itself disappears, and everything else (algorithm, issuer, audience, expiry and
-// leeway checks) is the shared code path.
+// NewVerifier returns an auth.Verifier for tokens signed by keys: user-service checks the tokens
+// it issued against its own key set, with no round trip to its own JWKS endpoint. Everything
+// else (algorithm, issuer, audience, expiry and leeway checks) is the shared code path.
 func NewVerifier(keys *auth.KeySet, issuer, audience string) (*auth.Verifier, error) {
-	jwks, err := json.Marshal(keys.JWKS())
-	if err != nil {
-		return nil, fmt.Errorf("new local token verifier: encode JWKS: %w", err)
-	}
-	v, err := auth.NewVerifier(auth.VerifierOptions{
-		JWKSURL:    localJWKSURL,
-		Issuer:     issuer,
-		Audience:   audience,
-		HTTPClient: &http.Client{Transport: staticTransport(jwks)},
-	})
+	v, err := auth.NewVerifier(auth.VerifierOptions{KeySet: keys, Issuer: issuer, Audience: audience})
 	if err != nil {
 		return nil, fmt.Errorf("new local token verifier: %w", err)
 	}
 	return v, nil
-}
-
-// staticTransport is an http.RoundTripper that answers every request with 200 and its bytes.
-type staticTransport []byte
-
-func (body staticTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return &http.Response{
-		Status: "200 OK", StatusCode: http.StatusOK,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Type": {"application/jwk-set+json"}},
-		Body:          io.NopCloser(bytes.NewReader(body)),
-		ContentLength: int64(len(body)),
-		Request:       req,
-	}, nil
 }
