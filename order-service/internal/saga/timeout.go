@@ -2,7 +2,6 @@ package saga
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/tracecart/tracecart/order-service/internal/postgres"
 	"github.com/tracecart/tracecart/shared/outbox"
 	pgkit "github.com/tracecart/tracecart/shared/postgres"
+	"github.com/tracecart/tracecart/shared/telemetry"
 )
 
 // DefaultSweepBatch is how many timed-out orders one sweep transaction cancels at most.
@@ -113,8 +113,8 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 		}
 	}()
 
-	err := pgkit.InTx(untraced(ctx), s.pool, func(tx pgx.Tx) error {
-		expired, err := s.store.LockTimedOut(untraced(ctx), tx, s.opts.Timeout, s.opts.BatchSize)
+	err := pgkit.InTx(telemetry.Unsampled(ctx), s.pool, func(tx pgx.Tx) error {
+		expired, err := s.store.LockTimedOut(telemetry.Unsampled(ctx), tx, s.opts.Timeout, s.opts.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 			// was placed, and its order.cancelled event carries that trace on to the
 			// compensations in the other services: one order, one trace, to the last
 			// compensation. An order stored without a context gets a trace of its own.
-			stored, err := s.store.TraceContext(untraced(ctx), tx, o.ID)
+			stored, err := s.store.TraceContext(telemetry.Unsampled(ctx), tx, o.ID)
 			if err != nil {
 				return err
 			}
@@ -167,17 +167,4 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 			"age", c.order.UpdatedAt.Sub(c.order.CreatedAt).String())
 	}
 	return len(done), nil
-}
-
-// untraced returns ctx under a parent span that is not sampled, so that the database spans of
-// an idle sweep, one every Interval on every instance, do not fill the trace store with traces
-// of nothing. The span of an order a sweep does cancel continues that order's trace.
-func untraced(ctx context.Context) context.Context {
-	var traceID trace.TraceID
-	var spanID trace.SpanID
-	_, _ = rand.Read(traceID[:])
-	_, _ = rand.Read(spanID[:])
-	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: traceID, SpanID: spanID, // TraceFlags zero: not sampled
-	}))
 }

@@ -31,6 +31,7 @@ type shop struct {
 	pool    *pgxpool.Pool
 	handler *saga.Handler
 	metrics *sdkmetric.ManualReader
+	meters  *sdkmetric.MeterProvider // reads into metrics
 	user    uuid.UUID
 }
 
@@ -41,14 +42,15 @@ func newShop(t *testing.T) *shop {
 		t.Fatal(err)
 	}
 	reader := sdkmetric.NewManualReader()
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	handler, err := saga.NewHandler(pool, postgres.Inventory{}, saga.Options{
 		Consumer:      "product-service",
-		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		MeterProvider: meters,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &shop{pool: pool, handler: handler, metrics: reader, user: uuid.New()}
+	return &shop{pool: pool, handler: handler, metrics: reader, meters: meters, user: uuid.New()}
 }
 
 // record encodes an event about orderID as the outbox relay would publish it.
