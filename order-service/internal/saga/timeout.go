@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracecart/tracecart/order-service/internal/order"
@@ -127,13 +129,7 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			parent, start := ctx, []trace.SpanStartOption{trace.WithAttributes(attribute.String("order.id", o.ID.String()))}
-			if sc := trace.SpanContextFromContext(otel.GetTextMapPropagator().Extract(ctx, stored)); sc.IsValid() {
-				parent = trace.ContextWithRemoteSpanContext(ctx, sc)
-			} else {
-				start = append(start, trace.WithNewRoot())
-			}
-			orderCtx, span := s.tracer.Start(parent, "saga timeout", start...)
+			orderCtx, span := startInOrderTrace(ctx, s.tracer, "saga timeout", o.ID, stored)
 			spans = append(spans, span)
 			next, err := o.Status.Next(order.TimedOut)
 			if err != nil {
@@ -167,4 +163,17 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 			"age", c.order.UpdatedAt.Sub(c.order.CreatedAt).String())
 	}
 	return len(done), nil
+}
+
+// startInOrderTrace starts span name for work on order orderID that has no message to carry
+// the order's trace (a timeout, a reconciliation): it continues the trace stored with the order,
+// or, for an order stored outside any trace, starts a trace of its own. Either way the span
+// carries order.id, like every saga span.
+func startInOrderTrace(ctx context.Context, tracer trace.Tracer, name string, orderID uuid.UUID, stored propagation.MapCarrier) (context.Context, trace.Span) {
+	start := []trace.SpanStartOption{trace.WithAttributes(attribute.String("order.id", orderID.String()))}
+	parent, ok := telemetry.Resume(ctx, stored)
+	if !ok {
+		start = append(start, trace.WithNewRoot())
+	}
+	return tracer.Start(parent, name, start...)
 }

@@ -223,10 +223,9 @@ func (r *Reconciler) Reconcile(ctx context.Context) (int, error) {
 // reservation stored without a trace context gets a new trace, tagged with order.id like every
 // saga span, so a search by order still finds it. It reports whether it changed anything.
 func (r *Reconciler) heal(ctx context.Context, s Stuck) (healed bool, err error) {
-	parent, start := ctx, []trace.SpanStartOption{trace.WithAttributes(attribute.String("order.id", s.OrderID.String()))}
-	if sc := trace.SpanContextFromContext(otel.GetTextMapPropagator().Extract(ctx, s.TraceContext)); sc.IsValid() {
-		parent = trace.ContextWithRemoteSpanContext(ctx, sc)
-	} else {
+	start := []trace.SpanStartOption{trace.WithAttributes(attribute.String("order.id", s.OrderID.String()))}
+	parent, ok := telemetry.Resume(ctx, s.TraceContext)
+	if !ok {
 		start = append(start, trace.WithNewRoot())
 	}
 	ctx, span := r.tracer.Start(parent, "reconcile reservation", start...)
