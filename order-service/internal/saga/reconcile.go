@@ -18,6 +18,7 @@ import (
 	"github.com/tracecart/tracecart/order-service/internal/order"
 	"github.com/tracecart/tracecart/order-service/internal/orderevents"
 	"github.com/tracecart/tracecart/order-service/internal/postgres"
+	"github.com/tracecart/tracecart/shared/lifecycle"
 	"github.com/tracecart/tracecart/shared/outbox"
 	pgkit "github.com/tracecart/tracecart/shared/postgres"
 	"github.com/tracecart/tracecart/shared/telemetry"
@@ -155,31 +156,17 @@ var healedAttrs = metric.WithAttributeSet(attribute.NewSet(
 // Run reconciles every Interval until ctx is done, then returns nil. A failed round (the
 // database unreachable) is logged and tried again at the next tick.
 func (r *Reconciler) Run(ctx context.Context) error {
-	ticker := time.NewTicker(r.opts.Interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-		if _, err := r.Reconcile(ctx); err != nil && ctx.Err() == nil {
+	return lifecycle.Every(ctx, r.opts.Interval,
+		func(ctx context.Context) error { _, err := r.Reconcile(ctx); return err },
+		func(ctx context.Context, err error) {
 			r.opts.Logger.WarnContext(ctx, "reconcile cancelled orders owed a compensation", "error", err)
-		}
-	}
+		})
 }
 
 // Reconcile announces again the cancellation of every paid order whose refund or restock is
 // overdue, in batches, and returns how many it announced.
 func (r *Reconciler) Reconcile(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n, err := r.reconcileBatch(ctx)
-		total += n
-		if err != nil || n < r.opts.BatchSize {
-			return total, err
-		}
-	}
+	return inBatches(ctx, r.opts.BatchSize, r.reconcileBatch)
 }
 
 // reconcileBatch announces again the cancellations of one batch of orders, in one transaction.

@@ -19,6 +19,7 @@ import (
 	"github.com/tracecart/tracecart/order-service/internal/order"
 	"github.com/tracecart/tracecart/order-service/internal/orderevents"
 	"github.com/tracecart/tracecart/order-service/internal/postgres"
+	"github.com/tracecart/tracecart/shared/lifecycle"
 	"github.com/tracecart/tracecart/shared/outbox"
 	pgkit "github.com/tracecart/tracecart/shared/postgres"
 	"github.com/tracecart/tracecart/shared/telemetry"
@@ -74,28 +75,27 @@ func NewSweeper(pool *pgxpool.Pool, store *postgres.Store, opts SweeperOptions) 
 // unreachable) is logged and tried again at the next tick: the sweeper is a safety net and must
 // outlive the outages it is there for.
 func (s *Sweeper) Run(ctx context.Context) error {
-	ticker := time.NewTicker(s.opts.Interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+	return lifecycle.Every(ctx, s.opts.Interval,
+		func(ctx context.Context) error { _, err := s.Sweep(ctx); return err },
+		func(ctx context.Context, err error) {
 			s.opts.Logger.WarnContext(ctx, "sweep timed-out sagas", "error", err)
-		}
-	}
+		})
 }
 
 // Sweep cancels every order that has been PENDING for longer than the timeout, in batches,
 // and returns how many it cancelled.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	return inBatches(ctx, s.opts.BatchSize, s.sweepBatch)
+}
+
+// inBatches runs batch until it fails or handles fewer than size items, the sign that nothing
+// more is due, and returns how many items all the batches handled.
+func inBatches(ctx context.Context, size int, batch func(context.Context) (int, error)) (int, error) {
 	total := 0
 	for {
-		n, err := s.sweepBatch(ctx)
+		n, err := batch(ctx)
 		total += n
-		if err != nil || n < s.opts.BatchSize {
+		if err != nil || n < size {
 			return total, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracecart/tracecart/product-service/internal/inventory"
+	"github.com/tracecart/tracecart/shared/lifecycle"
 	pgkit "github.com/tracecart/tracecart/shared/postgres"
 	"github.com/tracecart/tracecart/shared/telemetry"
 )
@@ -173,18 +174,11 @@ func healedAttrs(effect inventory.Effect) metric.AddOption {
 // database or order-service unreachable) is logged and tried again at the next tick: the
 // reconciler is a safety net and must outlive the outages it is there for.
 func (r *Reconciler) Run(ctx context.Context) error {
-	ticker := time.NewTicker(r.opts.Interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-		if _, err := r.Reconcile(ctx); err != nil && ctx.Err() == nil {
+	return lifecycle.Every(ctx, r.opts.Interval,
+		func(ctx context.Context) error { _, err := r.Reconcile(ctx); return err },
+		func(ctx context.Context, err error) {
 			r.opts.Logger.WarnContext(ctx, "reconcile stuck reservations", "error", err)
-		}
-	}
+		})
 }
 
 // Reconcile claims every reservation RESERVED for longer than After that no reconciler looked

@@ -1,7 +1,6 @@
 package saga_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -161,29 +159,6 @@ func reconcile(t *testing.T, r *saga.Reconciler, want int) {
 	}
 }
 
-// gauge returns the value of a gauge's data point with attribute key=value.
-func (s *shop) gauge(t testing.TB, name, key, value string) int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := s.metrics.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-				if v, ok := dp.Attributes.Value(attribute.Key(key)); ok && v.AsString() == value {
-					return dp.Value
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{%s=%q}", name, key, value)
-	return 0
-}
-
 // TestReconcileReservationOfEndedOrder builds each stuck state, a reservation RESERVED long
 // after its order ended because the event that should have settled it was lost, and checks that
 // one round settles it as that event would have, exactly once: the books are exact after the
@@ -210,7 +185,7 @@ func TestReconcileReservationOfEndedOrder(t *testing.T) {
 			order := s.reserve(t, line(mug, 3))
 			orders.set(order, tt.order)
 			s.wantCounts(t, mug, 47, 0)
-			if n := s.gauge(t, saga.MetricStuck, "state", saga.StateReserved); n != 1 {
+			if n := s.counter(t, saga.MetricStuck, "state", saga.StateReserved); n != 1 {
 				t.Errorf("%s = %d before healing, want 1", saga.MetricStuck, n)
 			}
 
@@ -226,7 +201,7 @@ func TestReconcileReservationOfEndedOrder(t *testing.T) {
 			if n := s.counter(t, saga.MetricHealed, "effect", tt.effect); n != 1 {
 				t.Errorf("%s{effect=%s} = %d, want 1", saga.MetricHealed, tt.effect, n)
 			}
-			if n := s.gauge(t, saga.MetricStuck, "state", saga.StateReserved); n != 0 {
+			if n := s.counter(t, saga.MetricStuck, "state", saga.StateReserved); n != 0 {
 				t.Errorf("%s = %d after healing, want 0", saga.MetricStuck, n)
 			}
 
@@ -273,7 +248,7 @@ func TestReconcileLeavesWhatIsNotItsBusiness(t *testing.T) {
 		s.wantStatus(t, o, inventory.StatusReserved)
 	}
 	s.wantCounts(t, mug, 47, 0)
-	if n := s.gauge(t, saga.MetricStuck, "state", saga.StateReserved); n != 2 {
+	if n := s.counter(t, saga.MetricStuck, "state", saga.StateReserved); n != 2 {
 		t.Errorf("%s = %d, want 2", saga.MetricStuck, n)
 	}
 
