@@ -264,6 +264,10 @@ func (r *Relay) publish(ctx context.Context, recs []kafka.Record) error {
 // publishBatch claims the oldest due rows, publishes them and marks them published, all in one
 // transaction, and returns how many it published.
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	// The transaction holds its rows' locks until it ends: bound it, publish included, so that a
+	// hung connection cannot hold them for ever.
+	ctx, cancel := context.WithTimeout(ctx, 2*r.opts.PublishTimeout)
+	defer cancel()
 	var recs []kafka.Record
 	err := postgres.InTx(ctx, r.pool, func(tx pgx.Tx) error {
 		var seqs []int64
