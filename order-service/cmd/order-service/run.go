@@ -157,6 +157,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Logger: log, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
 	})
 	defer func() { err = errors.Join(err, consumer.Close()) }()
+	pruner, err := inbox.NewPruner(db, cfg.InboxRetention, 0, log)
+	if err != nil {
+		return err
+	}
 	sweeper, err := saga.NewSweeper(db, store, saga.SweeperOptions{
 		Timeout: cfg.SagaTimeout, Interval: cfg.SagaSweepInterval,
 		Metrics: metrics, Logger: log, TracerProvider: tel.TracerProvider,
@@ -214,11 +218,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Service: cfg.ServiceName, Version: cfg.Version,
 		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: api, Metrics: tel.MetricsHandler,
-		Ready:  []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
+		Ready: []lifecycle.Check{
+			{Name: "postgres", Check: db.Ping},
+			{Name: "saga consumer", Check: consumer.Stalled, Advisory: true},
+		},
 		Consul: registry,
 		Workers: []lifecycle.Worker{
 			{Name: "outbox relay", Run: relay.Run},
 			{Name: "saga consumer", Run: consumer.Run},
+			{Name: "inbox pruning", Run: pruner.Run},
 			{Name: "saga timeout", Run: sweeper.Run},
 			{Name: "compensation reconciler", Run: reconciler.Run},
 		},

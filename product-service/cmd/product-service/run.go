@@ -150,6 +150,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
 	})
 	defer func() { err = errors.Join(err, consumer.Close()) }()
+	pruner, err := inbox.NewPruner(db, cfg.InboxRetention, 0, log)
+	if err != nil {
+		return err
+	}
 
 	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
 	if err != nil {
@@ -203,11 +207,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Service: cfg.ServiceName, Version: cfg.Version,
 		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: api, Metrics: tel.MetricsHandler,
-		Ready:  []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
+		Ready: []lifecycle.Check{
+			{Name: "postgres", Check: db.Ping},
+			{Name: "saga consumer", Check: consumer.Stalled, Advisory: true},
+		},
 		Consul: registry,
 		Workers: []lifecycle.Worker{
 			{Name: "outbox relay", Run: relay.Run},
 			{Name: "saga consumer", Run: consumer.Run},
+			{Name: "inbox pruning", Run: pruner.Run},
 			{Name: "reservation reconciler", Run: reconciler.Run},
 		},
 		DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
