@@ -74,8 +74,11 @@ type ReconcilerOptions struct {
 	// PENDING order is order-service's saga timeout's business, so After should be a little
 	// longer than that timeout.
 	After time.Duration
-	// Interval is how often Run looks. Each stuck reservation is asked about at most once per
-	// half Interval, however many instances run.
+	// Interval is how often Run looks. A claim lasts half an Interval: no other round asks
+	// about the reservation meanwhile, however many instances run. A round that takes longer
+	// than that (order-service very slow with a full batch) may see another instance ask about
+	// the same reservation again; that costs a call, not a second settlement, since settling
+	// locks the reservation and checks it again.
 	Interval time.Duration
 	// BatchSize bounds one claim; zero means DefaultReconcileBatch.
 	BatchSize int
