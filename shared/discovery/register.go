@@ -21,6 +21,9 @@ const (
 	DefaultDeregisterCriticalAfter = time.Minute
 )
 
+// failuresBeforeCritical is how many failed checks in a row take an instance out of service.
+const failuresBeforeCritical = 2
+
 // ErrInvalidRegistration is returned by Register when a Registration lacks what Consul needs to
 // route traffic to the instance.
 var ErrInvalidRegistration = errors.New("invalid registration")
@@ -104,6 +107,12 @@ func Register(ctx context.Context, client *api.Client, reg Registration) (deregi
 			Timeout:                        reg.CheckTimeout.String(),
 			DeregisterCriticalServiceAfter: reg.DeregisterCriticalAfter.String(),
 			Status:                         api.HealthCritical,
+			// One slow answer (a GC pause, a busy machine) must not take the instance out of
+			// service: when it is the only one, every caller would get a 503 until the next
+			// check. Two failures in a row (one interval more) say it is really unwell; callers
+			// retry idempotent requests on another instance meanwhile, and a graceful shutdown
+			// deregisters at once rather than waiting for the check.
+			FailuresBeforeCritical: failuresBeforeCritical,
 		},
 	}
 	// ReplaceExistingChecks makes registering again after a restart idempotent.
