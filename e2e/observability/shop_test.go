@@ -26,6 +26,7 @@ const (
 type localShop struct {
 	gateway  string            // http://127.0.0.1:port
 	services map[string]string // service name → base URL, the gateway included
+	metrics  map[string]string // service name → base URL of its internal listener (/metrics)
 	brokers  string            // the Kafka bootstrap address
 }
 
@@ -39,8 +40,10 @@ func startLocalShop(t *testing.T, gatewayEnv map[string]string) *localShop {
 		"KAFKA_BROKERS":        brokers,
 		"OTEL_TRACES_EXPORTER": "none",
 		"DRAIN_DELAY":          "0s",
+		"SEED_DEMO_DATA":       "true",
+		"DEMO_MODE":            "true", // user-service signs with a throwaway key
 	}
-	s := &localShop{services: map[string]string{}, brokers: brokers}
+	s := &localShop{services: map[string]string{}, metrics: map[string]string{}, brokers: brokers}
 	for _, name := range []string{"user-service", "product-service", "order-service", "gateway"} {
 		env := map[string]string{}
 		for k, v := range common {
@@ -55,6 +58,7 @@ func startLocalShop(t *testing.T, gatewayEnv map[string]string) *localShop {
 		}
 		bin := testinfra.StartService(t, "github.com/tracecart/tracecart/"+name+"/cmd/"+name, env)
 		s.services[name] = "http://" + bin.Addr
+		s.metrics[name] = "http://" + bin.InternalAddr
 	}
 	s.gateway = s.services["gateway"]
 	for name, base := range s.services {

@@ -105,8 +105,8 @@ type Verifier struct {
 	mu          sync.Mutex
 	keys        map[string]fetchedKey // nil until the first successful fetch
 	fetchedAt   time.Time             // of the last successful fetch
-	attemptedAt time.Time                    // of the last fetch, successful or not
-	fetchErr    error                        // of the last fetch, nil if it succeeded
+	attemptedAt time.Time             // of the last fetch, successful or not
+	fetchErr    error                 // of the last fetch, nil if it succeeded
 }
 
 // fetchedKey is a key learnt from the published set, with the time of the last fetch that

@@ -386,3 +386,24 @@ func TestCheckHTTPURL(t *testing.T) {
 		}
 	}
 }
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]config.ByteSize{
+		"100MiB": 100 << 20, "512KiB": 512 << 10, "1GiB": 1 << 30, "2TiB": 2 << 40,
+		"4096": 4096, "17B": 17, "off": 0, "0": 0,
+	} {
+		var got config.ByteSize
+		if err := got.UnmarshalText([]byte(in)); err != nil || got != want {
+			t.Errorf("UnmarshalText(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "1.5GiB", "-1MiB", "10MB", "9999999999TiB"} {
+		var got config.ByteSize
+		if err := got.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("UnmarshalText(%q) = %d, want an error", in, got)
+		}
+	}
+	if got := config.ByteSize(100 << 20).String(); got != "100MiB" {
+		t.Errorf("String() = %q, want 100MiB", got)
+	}
+}

@@ -23,6 +23,9 @@ import (
 type Binary struct {
 	// Addr is "127.0.0.1:port", where the service's HTTP server listens.
 	Addr string
+	// InternalAddr is "127.0.0.1:port", where it serves /metrics and /version
+	// (INTERNAL_HTTP_ADDR, which every binary started here is given).
+	InternalAddr string
 
 	cmd    *exec.Cmd
 	output *syncBuffer
@@ -51,18 +54,20 @@ func StartService(t testing.TB, pkg string, env map[string]string) *Binary {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ports, err := freePorts(1)
+	ports, err := freePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &Binary{
-		Addr:   "127.0.0.1:" + strconv.Itoa(ports[0]),
-		output: &syncBuffer{},
-		exited: make(chan struct{}),
+		Addr:         "127.0.0.1:" + strconv.Itoa(ports[0]),
+		InternalAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
+		output:       &syncBuffer{},
+		exited:       make(chan struct{}),
 	}
 	b.cmd = exec.Command(bin)
 	b.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"HTTP_ADDR=" + b.Addr, "ADVERTISE_ADDRESS=127.0.0.1", "OTEL_TRACES_EXPORTER=none"}
+		"HTTP_ADDR=" + b.Addr, "INTERNAL_HTTP_ADDR=" + b.InternalAddr,
+		"ADVERTISE_ADDRESS=127.0.0.1", "OTEL_TRACES_EXPORTER=none"}
 	for k, v := range env {
 		b.cmd.Env = append(b.cmd.Env, k+"="+v)
 	}
@@ -106,7 +111,8 @@ func (b *Binary) Terminate(t testing.TB, timeout time.Duration) error {
 
 // CheckLifecycle proves what every tracecart service binary must do: start against real
 // infrastructure, register in Consul and pass its HTTP health check there, serve /metrics,
-// /version and its health endpoints, and on SIGTERM deregister within a few seconds and exit 0.
+// /version on its internal listener (and not on its public one) and its health endpoints, and
+// on SIGTERM deregister within a few seconds and exit 0.
 // env configures the service's own dependencies (DATABASE_URL, KAFKA_BROKERS, ...); Consul is
 // started here.
 func CheckLifecycle(t *testing.T, service string, env map[string]string) {
@@ -126,15 +132,20 @@ func CheckLifecycle(t *testing.T, service string, env map[string]string) {
 		return err
 	})
 
-	for path, want := range map[string]string{
-		"/health/live":  `"ok"`,
-		"/health/ready": `"ok"`,
-		"/version":      `"service":"` + service + `"`,
-		"/metrics":      "go_goroutine", // Go runtime metrics, through the OpenTelemetry exporter
+	for url, want := range map[string]string{
+		bin.Addr + "/health/live":     `"ok"`,
+		bin.Addr + "/health/ready":    `"ok"`,
+		bin.InternalAddr + "/version": `"service":"` + service + `"`,
+		bin.InternalAddr + "/metrics": "go_goroutine", // Go runtime metrics, through the OpenTelemetry exporter
 	} {
-		status, body := get(t, "http://"+bin.Addr+path)
+		status, body := get(t, "http://"+url)
 		if status != http.StatusOK || !strings.Contains(body, want) {
-			t.Errorf("GET %s = %d, want 200 with %s in:\n%.600s", path, status, want, body)
+			t.Errorf("GET %s = %d, want 200 with %s in:\n%.600s", url, status, want, body)
+		}
+	}
+	for _, path := range []string{"/metrics", "/version"} {
+		if status, _ := get(t, "http://"+bin.Addr+path); status == http.StatusOK {
+			t.Errorf("GET %s on the public listener = 200, want it served only on INTERNAL_HTTP_ADDR", path)
 		}
 	}
 

@@ -231,6 +231,8 @@ func startShop(t *testing.T) string {
 		"CONSUL_HTTP_ADDR": consul.Addr(),
 		"KAFKA_BROKERS":    brokers,
 		"DRAIN_DELAY":      "0s",
+		"SEED_DEMO_DATA":   "true",
+		"DEMO_MODE":        "true", // user-service signs with a throwaway key
 	}
 	for _, name := range []string{"user-service", "product-service", "order-service"} {
 		env := map[string]string{"DATABASE_URL": testinfra.Postgres(t)}

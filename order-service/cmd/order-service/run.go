@@ -188,7 +188,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	return lifecycle.Serve(ctx, lifecycle.Options{
 		Service: cfg.ServiceName, Version: cfg.Version,
-		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
+		Addr: cfg.HTTPAddr, InternalAddr: cfg.InternalHTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: api, Metrics: tel.MetricsHandler,
 		Ready:  []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
 		Consul: registry,

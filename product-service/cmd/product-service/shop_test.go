@@ -47,6 +47,7 @@ func TestBinaryServesTheShop(t *testing.T) {
 		"CONSUL_HTTP_ADDR": consul.Addr(),
 		"JWKS_URL":         jwks.URL + "/.well-known/jwks.json",
 		"DRAIN_DELAY":      "0s",
+		"SEED_DEMO_DATA":   "true",
 	})
 	base := "http://" + bin.Addr
 	testinfra.WaitFor(t, 60*time.Second, "product-service ready", func() error {
