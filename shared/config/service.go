@@ -31,6 +31,10 @@ type Service struct {
 	AdvertiseAddress string `env:"ADVERTISE_ADDRESS"`
 	// ConsulAddr is the host:port of the local Consul agent's HTTP API.
 	ConsulAddr string `env:"CONSUL_HTTP_ADDR" envDefault:"127.0.0.1:8500"`
+	// ConsulToken is the service's Consul ACL token (Consul's standard variable). Consul
+	// denies by default, so it is what lets the service register itself and read the
+	// catalogue; each service has its own, which cannot register any other name.
+	ConsulToken Secret `env:"CONSUL_HTTP_TOKEN"`
 	// DrainDelay is how long the instance keeps serving after deregistering from Consul, so
 	// that clients still holding its address finish their requests rather than fail.
 	DrainDelay time.Duration `env:"DRAIN_DELAY" envDefault:"2s"`

@@ -138,7 +138,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		err = errors.Join(err, tel.Shutdown(ctx))
 	}()
 
-	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
+	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr, Token: string(cfg.ConsulToken)})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}

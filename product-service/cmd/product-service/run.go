@@ -127,7 +127,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	})
 	defer func() { err = errors.Join(err, consumer.Close()) }()
 
-	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
+	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr, Token: string(cfg.ConsulToken)})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}

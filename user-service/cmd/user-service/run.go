@@ -45,7 +45,7 @@ type Config struct {
 	// can be published before it signs (shared/auth documents the rotation). Literal "\n"
 	// sequences are read as newlines, for environments that cannot hold multi-line values.
 	// Required unless DemoMode is set.
-	JWTPrivateKeysPEM secret `env:"JWT_PRIVATE_KEYS_PEM"`
+	JWTPrivateKeysPEM config.Secret `env:"JWT_PRIVATE_KEYS_PEM"`
 	// DemoMode is the explicit opt-in to shortcuts no deployment should take: today, starting
 	// without JWT_PRIVATE_KEYS_PEM and signing with a key generated at start-up, which logs
 	// everybody out on every restart and makes sibling instances refuse each other's tokens.
@@ -207,7 +207,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	})
 	defer func() { err = errors.Join(err, consumer.Close()) }()
 
-	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
+	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr, Token: string(cfg.ConsulToken)})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}
@@ -259,7 +259,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 // signingKeys loads the token signing keys from JWT_PRIVATE_KEYS_PEM, or generates one when it
 // is empty (which Validate allows only in DEMO_MODE). Only key IDs (public thumbprints) are
 // ever logged, never key material.
-func signingKeys(ctx context.Context, pemKeys secret, log *slog.Logger) (*auth.KeySet, error) {
+func signingKeys(ctx context.Context, pemKeys config.Secret, log *slog.Logger) (*auth.KeySet, error) {
 	var keys []auth.Key
 	if pemKeys == "" {
 		key, err := auth.GenerateKey()
@@ -288,24 +288,3 @@ func signingKeys(ctx context.Context, pemKeys secret, log *slog.Logger) (*auth.K
 	}
 	return set, nil
 }
-
-// secret is a configuration value that must never be printed: fmt, slog and JSON all show
-// "[redacted]" instead (compare config.DSN). Convert it with string(s) where it is used.
-type secret string
-
-// String returns "[redacted]", or "" for an empty secret, so a log can say whether it is set.
-func (s secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString keeps %#v redacted too.
-func (s secret) GoString() string { return "secret(" + s.String() + ")" }
-
-// LogValue makes slog log the redacted form.
-func (s secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText makes encoding/json write the redacted form.
-func (s secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

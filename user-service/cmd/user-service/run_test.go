@@ -150,7 +150,7 @@ func TestBinaryWithConfiguredKeys(t *testing.T) {
 }
 
 func TestSecretIsNeverPrinted(t *testing.T) {
-	s := secret("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----")
+	s := config.Secret("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----")
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", Config{JWTPrivateKeysPEM: s})
 	encoded, _ := json.Marshal(Config{JWTPrivateKeysPEM: s})
