@@ -36,7 +36,6 @@ func startLocalShop(t *testing.T, gatewayEnv map[string]string) *localShop {
 	consul := testinfra.NewConsul(t)
 	brokers := testinfra.Kafka(t)
 	common := map[string]string{
-		"CONSUL_HTTP_ADDR":     consul.Addr(),
 		"KAFKA_BROKERS":        brokers,
 		"OTEL_TRACES_EXPORTER": "none",
 		"DRAIN_DELAY":          "0s",
@@ -45,7 +44,7 @@ func startLocalShop(t *testing.T, gatewayEnv map[string]string) *localShop {
 	}
 	s := &localShop{services: map[string]string{}, metrics: map[string]string{}, brokers: brokers}
 	for _, name := range []string{"user-service", "product-service", "order-service", "gateway"} {
-		env := map[string]string{}
+		env := consul.ServiceEnv(t, name)
 		for k, v := range common {
 			env[k] = v
 		}

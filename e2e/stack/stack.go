@@ -267,30 +267,30 @@ func (s *Stack) waitKafka(ctx context.Context, c *testcontainers.DockerContainer
 	})
 }
 
+// startConsul starts Consul as the compose file does: infra/consul/start.sh runs a dev agent
+// with ACLs on (default deny) and creates each service's token.
 func (s *Stack) startConsul(ctx context.Context) error {
-	c, err := s.run(ctx, Consul, s.images["CONSUL_IMAGE"],
-		testcontainers.WithCmd("agent", "-dev", "-client", "0.0.0.0"),
-		testcontainers.WithExposedPorts("8500/tcp"),
-	)
+	bootstrap, err := testinfra.ConsulBootstrap()
+	if err != nil {
+		return err
+	}
+	c, err := s.run(ctx, Consul, s.images["CONSUL_IMAGE"], append(bootstrap, testcontainers.WithExposedPorts("8500/tcp"))...)
 	if err != nil {
 		return err
 	}
 	return s.waitConsul(ctx, c)
 }
 
-// waitConsul waits until the agent has a leader: before that it cannot register services.
+// waitConsul waits until start.sh has created the tokens, which it does once the agent has a
+// leader: before that no service could register.
 func (s *Stack) waitConsul(ctx context.Context, c *testcontainers.DockerContainer) error {
 	return poll(ctx, c, "consul", func(ctx context.Context) error {
-		base, err := s.url(ctx, c, "8500/tcp")
+		code, _, err := c.Exec(ctx, []string{"test", "-f", "/tmp/tracecart-acl-ready"})
 		if err != nil {
 			return err
 		}
-		body, err := get(ctx, base+"/v1/status/leader")
-		if err != nil {
-			return err
-		}
-		if strings.Trim(body, "\"\n ") == "" {
-			return errors.New("no leader yet")
+		if code != 0 {
+			return errors.New("ACL tokens not created yet")
 		}
 		return nil
 	})
@@ -319,8 +319,13 @@ func (s *Stack) startJaeger(ctx context.Context) error {
 // request of the suite comes from one address), and a saga timeout from Options. Like the
 // compose file, it opts in to the demo data and gives user-service a configured signing key.
 func (s *Stack) serviceEnv(name, alias string) map[string]string {
+	token, err := testinfra.ConsulDemoToken(name)
+	if err != nil {
+		s.t.Fatalf("stack: %v", err)
+	}
 	env := map[string]string{
 		"CONSUL_HTTP_ADDR":            "consul:8500",
+		"CONSUL_HTTP_TOKEN":           token,
 		"ADVERTISE_ADDRESS":           alias,
 		"OTEL_TRACES_EXPORTER":        "otlp",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
@@ -436,7 +441,12 @@ func (s *Stack) passing(ctx context.Context, name string) ([]string, error) {
 	var entries []struct {
 		Service struct{ Address string }
 	}
-	if err := getJSON(ctx, base+"/v1/health/service/"+name+"?passing=true", &entries); err != nil {
+	// Consul denies by default: the stack looks with the read-only token Prometheus uses.
+	token, err := testinfra.ConsulDemoToken("prometheus")
+	if err != nil {
+		return nil, err
+	}
+	if err := getJSON(ctx, base+"/v1/health/service/"+name+"?passing=true", token, &entries); err != nil {
 		return nil, err
 	}
 	addrs := make([]string, 0, len(entries))

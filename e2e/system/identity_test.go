@@ -1,23 +1,68 @@
 package system
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tracecart/tracecart/e2e/internal/shoptest"
 	"github.com/tracecart/tracecart/e2e/stack"
+	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
-// TestIdentity is the promise "a restart logs nobody out, and several user-service instances
-// agree": two user-service instances behind the gateway, a token issued by each (the other one
-// stopped meanwhile, so there is no doubt who signed it), and both tokens accepted everywhere a
-// token is checked (the gateway, either user-service instance, order-service), before and
-// after each instance restarts.
+// TestIdentity covers who may be trusted. First discovery, the way the gateway finds
+// user-service and its key set: Consul refuses a registration without a token, and a service's
+// token cannot register another service. Then the promise "a restart logs nobody out, and
+// several user-service instances agree": two user-service instances behind the gateway, a token
+// issued by each (the other one stopped meanwhile, so there is no doubt who signed it), and both
+// tokens accepted everywhere a token is checked (the gateway, either user-service instance,
+// order-service), before and after each instance restarts.
 func TestIdentity(t *testing.T) {
 	s := newShop(t, stack.Options{})
+
+	t.Run("Consul refuses impostors", func(t *testing.T) {
+		consul := s.ConsulURL(t)
+		productToken := demoToken(t, stack.ProductService)
+		impostor := func(name string) map[string]any {
+			// A TTL check starts critical, so even an accepted registration is never routed to.
+			return map[string]any{"Name": name, "ID": "impostor-" + name, "Address": "203.0.113.66", "Port": 8080,
+				"Check": map[string]any{"TTL": "30s"}}
+		}
+		for _, tc := range []struct {
+			what, token, name string
+			want              int
+		}{
+			{"no token", "", stack.UserService, http.StatusForbidden},
+			{"product-service's token, registering user-service", productToken, stack.UserService, http.StatusForbidden},
+			{"product-service's token, registering the gateway", productToken, stack.Gateway, http.StatusForbidden},
+			{"product-service's token, registering product-service", productToken, stack.ProductService, http.StatusOK},
+		} {
+			status, body := consulPut(t, consul+"/v1/agent/service/register", tc.token, impostor(tc.name))
+			if status != tc.want {
+				t.Errorf("%s: register = %d %s, want %d", tc.what, status, body, tc.want)
+			}
+		}
+		// Clean up the one allowed registration, with the token that made it.
+		if status, body := consulPut(t, consul+"/v1/agent/service/deregister/impostor-"+stack.ProductService, productToken, nil); status != http.StatusOK {
+			t.Errorf("deregister = %d %s", status, body)
+		}
+		// Nothing of the refused ones is in the catalogue, and without a token nothing is visible.
+		if got := s.Passing(t, stack.UserService); slices.Contains(got, "203.0.113.66") {
+			t.Errorf("user-service instances %v include the impostor", got)
+		}
+		status, body := consulGet(t, consul+"/v1/health/service/"+stack.UserService, "")
+		if status != http.StatusOK || strings.TrimSpace(body) != "[]" {
+			t.Errorf("anonymous catalogue read = %d %s, want 200 []", status, body)
+		}
+	})
+
 	const second = stack.UserService + "-2"
 	s.AddInstance(t, stack.UserService, second)
 	s.waitUserServices(t, stack.UserService, second)
@@ -105,4 +150,55 @@ func (s *shop) acceptedEverywhere(t *testing.T, issuedBy map[string]string) {
 			t.Errorf("token of %s, GET /orders = %d %s, want 200", signer, ans.Status, ans.Body)
 		}
 	}
+}
+
+// demoToken is a party's Consul ACL token from infra/consul, where the compose file and the
+// stack take it from.
+func demoToken(t *testing.T, name string) string {
+	t.Helper()
+	token, err := testinfra.ConsulDemoToken(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// consulPut sends a PUT to Consul's HTTP API with token (if any) and returns the status and body.
+func consulPut(t *testing.T, url, token string, body any) (int, string) {
+	t.Helper()
+	var reader io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader = bytes.NewReader(b)
+	}
+	return consulDo(t, http.MethodPut, url, token, reader)
+}
+
+// consulGet sends a GET to Consul's HTTP API with token (if any).
+func consulGet(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	return consulDo(t, http.MethodGet, url, token, nil)
+}
+
+func consulDo(t *testing.T, method, url, token string, body io.Reader) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("X-Consul-Token", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

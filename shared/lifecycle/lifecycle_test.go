@@ -43,7 +43,7 @@ func (e *events) String() string {
 // serving during the drain delay, finish the request in flight, and only then stop the workers.
 func TestShutdownOrder(t *testing.T) {
 	consul := testinfra.NewConsul(t)
-	client, err := api.NewClient(&api.Config{Address: consul.Addr()})
+	client, err := api.NewClient(&api.Config{Address: consul.Addr(), Token: consul.Token()})
 	if err != nil {
 		t.Fatal(err)
 	}

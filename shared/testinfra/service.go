@@ -118,14 +118,16 @@ func (b *Binary) Terminate(t testing.TB, timeout time.Duration) error {
 func CheckLifecycle(t *testing.T, service string, env map[string]string) {
 	t.Helper()
 	consul := NewConsul(t)
-	all := map[string]string{"CONSUL_HTTP_ADDR": consul.Addr(), "SHUTDOWN_TIMEOUT": "10s"}
+	// The service's own token, as in the demo: Consul denies everything else.
+	all := consul.ServiceEnv(t, service)
+	all["SHUTDOWN_TIMEOUT"] = "10s"
 	for k, v := range env {
 		all[k] = v
 	}
 	bin := StartBinary(t, all)
 
 	WaitFor(t, 60*time.Second, "service healthy in consul", func() error {
-		n, err := passingInstances(consul.Addr(), service)
+		n, err := passingInstances(consul, service)
 		if err == nil && n != 1 {
 			err = fmt.Errorf("%d passing instances, want 1", n)
 		}
@@ -153,7 +155,7 @@ func CheckLifecycle(t *testing.T, service string, env map[string]string) {
 	if err := bin.Terminate(t, 15*time.Second); err != nil {
 		t.Errorf("service exited with %v after SIGTERM, want status 0", err)
 	}
-	n, err := registeredInstances(consul.Addr(), service)
+	n, err := registeredInstances(consul, service)
 	if err != nil || n != 0 {
 		t.Errorf("after SIGTERM consul still lists %d instance(s) (err %v)", n, err)
 	}
@@ -187,21 +189,23 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, check func() erro
 	}
 }
 
-func passingInstances(consulAddr, service string) (int, error) {
-	return countInstances("http://" + consulAddr + "/v1/health/service/" + service + "?passing=true")
+func passingInstances(consul *Consul, service string) (int, error) {
+	return countInstances(consul, "/v1/health/service/"+service+"?passing=true")
 }
 
-func registeredInstances(consulAddr, service string) (int, error) {
-	return countInstances("http://" + consulAddr + "/v1/catalog/service/" + service)
+func registeredInstances(consul *Consul, service string) (int, error) {
+	return countInstances(consul, "/v1/catalog/service/"+service)
 }
 
-func countInstances(url string) (int, error) {
+func countInstances(consul *Consul, path string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
+	url := "http://" + consul.Addr() + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
+	req.Header.Set("X-Consul-Token", consul.Token())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err

@@ -89,6 +89,7 @@ func TestBinaryWithConfiguredKeys(t *testing.T) {
 		"DATABASE_URL":         testinfra.Postgres(t),
 		"KAFKA_BROKERS":        testinfra.Kafka(t),
 		"CONSUL_HTTP_ADDR":     consul.Addr(),
+		"CONSUL_HTTP_TOKEN":    consul.Token(),
 		"JWT_PRIVATE_KEYS_PEM": string(pemKey),
 		"TOKEN_TTL":            "5m",
 		"SEED_DEMO_DATA":       "true",
