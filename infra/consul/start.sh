@@ -32,7 +32,8 @@ consul agent -dev -client 0.0.0.0 -hcl "acl {
   }
 }" "$@" &
 agent=$!
-trap 'kill -TERM "$agent" 2>/dev/null' TERM INT
+# Stopping the container stops the agent gracefully, and the script waits for it.
+trap 'kill -TERM "$agent" 2>/dev/null; wait "$agent"; exit' TERM INT
 
 export CONSUL_HTTP_TOKEN="$management"
 # The management token is usable once the agent has elected itself leader.
