@@ -63,6 +63,15 @@ func TestIdentity(t *testing.T) {
 		}
 	})
 
+	t.Run("the gateway's public port tells nothing about its internals", func(t *testing.T) {
+		for _, path := range []string{"/metrics", "/version"} {
+			status, body := consulGet(t, s.GatewayURL(t)+path, "")
+			if status != http.StatusNotFound {
+				t.Errorf("GET %s on the gateway's public port = %d %.200s, want 404", path, status, body)
+			}
+		}
+	})
+
 	const second = stack.UserService + "-2"
 	s.AddInstance(t, stack.UserService, second)
 	s.waitUserServices(t, stack.UserService, second)
@@ -177,7 +186,7 @@ func consulPut(t *testing.T, url, token string, body any) (int, string) {
 	return consulDo(t, http.MethodPut, url, token, reader)
 }
 
-// consulGet sends a GET to Consul's HTTP API with token (if any).
+// consulGet sends a GET with a Consul token (if any): to Consul's HTTP API, or anywhere.
 func consulGet(t *testing.T, url, token string) (int, string) {
 	t.Helper()
 	return consulDo(t, http.MethodGet, url, token, nil)
