@@ -43,6 +43,7 @@ until consul acl token read -self >/dev/null 2>&1; do
 done
 
 # Create a token unless one with that secret exists already (an agent that kept its state).
+# Consul logs each probe for a token that does not exist yet as an "ACL not found" error.
 token() { # name secret args...
   name=$1 secret=$2
   shift 2
