@@ -10,7 +10,7 @@
 #   - the initial management token (management.env) has every right; the agent uses it too;
 #   - each service's token carries a service identity: write its own service (register,
 #     deregister, its health check) and read every service and node (discovery);
-#   - Prometheus's token reads services and nodes, for Consul service discovery.
+#   - Prometheus's token reads services, nodes and agents, for Consul service discovery.
 #
 # A dev agent keeps its ACL state in memory, so the tokens are created again on every start.
 # Arguments are extra agent flags. Used by infra/compose.yaml, e2e/stack and shared/testinfra.
@@ -52,9 +52,11 @@ token() { # name secret args...
 }
 
 if ! consul acl policy read -name discovery-read >/dev/null 2>&1; then
+  # Prometheus also reads the agent's own description, to learn the datacenter's name.
   consul acl policy create -name discovery-read -description "read the service catalogue" \
     -rules 'service_prefix "" { policy = "read" }
-node_prefix "" { policy = "read" }' >/dev/null
+node_prefix "" { policy = "read" }
+agent_prefix "" { policy = "read" }' >/dev/null
 fi
 for file in "$dir"/tokens/*.env; do
   name=$(basename "$file" .env)
