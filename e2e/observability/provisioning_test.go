@@ -344,7 +344,7 @@ func TestQueriesNameExportedMetrics(t *testing.T) {
 	var missing []string
 	testinfra.WaitFor(t, 15*time.Second, "every metric the dashboards and alerts use to be exported", func() error {
 		exported := map[string]bool{}
-		for name, base := range shop.services {
+		for name, base := range shop.metrics {
 			status, body, err := do(t.Context(), http.MethodGet, base+"/metrics", "", nil, nil)
 			if err != nil || status != http.StatusOK {
 				return fmt.Errorf("%s /metrics: %d %v", name, status, err)

@@ -26,6 +26,7 @@ const (
 type localShop struct {
 	gateway  string            // http://127.0.0.1:port
 	services map[string]string // service name → base URL, the gateway included
+	metrics  map[string]string // service name → base URL of its internal listener (/metrics)
 	brokers  string            // the Kafka bootstrap address
 }
 
@@ -35,14 +36,15 @@ func startLocalShop(t *testing.T, gatewayEnv map[string]string) *localShop {
 	consul := testinfra.NewConsul(t)
 	brokers := testinfra.Kafka(t)
 	common := map[string]string{
-		"CONSUL_HTTP_ADDR":     consul.Addr(),
 		"KAFKA_BROKERS":        brokers,
 		"OTEL_TRACES_EXPORTER": "none",
 		"DRAIN_DELAY":          "0s",
+		"SEED_DEMO_DATA":       "true",
+		"DEMO_MODE":            "true", // user-service signs with a throwaway key
 	}
-	s := &localShop{services: map[string]string{}, brokers: brokers}
+	s := &localShop{services: map[string]string{}, metrics: map[string]string{}, brokers: brokers}
 	for _, name := range []string{"user-service", "product-service", "order-service", "gateway"} {
-		env := map[string]string{}
+		env := consul.ServiceEnv(t, name)
 		for k, v := range common {
 			env[k] = v
 		}
@@ -55,6 +57,7 @@ func startLocalShop(t *testing.T, gatewayEnv map[string]string) *localShop {
 		}
 		bin := testinfra.StartService(t, "github.com/tracecart/tracecart/"+name+"/cmd/"+name, env)
 		s.services[name] = "http://" + bin.Addr
+		s.metrics[name] = "http://" + bin.InternalAddr
 	}
 	s.gateway = s.services["gateway"]
 	for name, base := range s.services {

@@ -48,8 +48,9 @@ func startShop(t *testing.T) *shop {
 	jaeger := testinfra.NewJaeger(t)
 	brokers := testinfra.Kafka(t)
 	common := map[string]string{
-		"CONSUL_HTTP_ADDR":            consul.Addr(),
 		"KAFKA_BROKERS":               brokers,
+		"SEED_DEMO_DATA":              "true",
+		"DEMO_MODE":                   "true", // user-service signs with a throwaway key
 		"OTEL_TRACES_EXPORTER":        "otlp",
 		"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.OTLPEndpoint(),
@@ -58,7 +59,8 @@ func startShop(t *testing.T) *shop {
 		"DRAIN_DELAY":                 "0s",
 	}
 	start := func(name string) shoptest.API {
-		env := map[string]string{"DATABASE_URL": testinfra.Postgres(t)}
+		env := consul.ServiceEnv(t, name)
+		env["DATABASE_URL"] = testinfra.Postgres(t)
 		for k, v := range common {
 			env[k] = v
 		}

@@ -53,11 +53,15 @@ func buildImage(root string, images map[string]string, service string) error {
 	return err
 }
 
-// getJSON decodes the JSON answer of a GET that must succeed.
-func getJSON(ctx context.Context, url string, out any) error {
+// getJSON decodes the JSON answer of a GET that must succeed, sent with consulToken (if any) in
+// the header Consul reads it from.
+func getJSON(ctx context.Context, url, consulToken string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	if consulToken != "" {
+		req.Header.Set("X-Consul-Token", consulToken)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
 
+	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
@@ -79,6 +80,9 @@ type Stack struct {
 	root   string
 	images map[string]string
 	net    *testcontainers.DockerNetwork
+	// keysPEM is user-service's JWT_PRIVATE_KEYS_PEM: one key made for this stack, as the
+	// compose file ships one, so tokens survive restarts and every instance accepts them.
+	keysPEM string
 
 	mu         sync.Mutex
 	containers map[string]*testcontainers.DockerContainer // by network alias
@@ -106,13 +110,24 @@ func Start(t testing.TB, opts Options) *Stack {
 			t.Fatalf("stack: %v", err)
 		}
 	}
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatalf("stack: %v", err)
+	}
+	keysPEM, err := key.MarshalPEM()
+	if err != nil {
+		t.Fatalf("stack: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*startTimeout)
 	defer cancel()
 	nw, err := network.New(ctx)
 	if err != nil {
 		t.Fatalf("stack: create network: %v", err)
 	}
-	s := &Stack{t: t, opts: opts, root: root, images: images, net: nw, containers: map[string]*testcontainers.DockerContainer{}}
+	s := &Stack{
+		t: t, opts: opts, root: root, images: images, net: nw, keysPEM: string(keysPEM),
+		containers: map[string]*testcontainers.DockerContainer{},
+	}
 	t.Cleanup(s.cleanup)
 
 	// The infrastructure first, in parallel: nothing in it depends on anything else.
@@ -128,7 +143,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	// Then the services; they find each other through Consul, so their order does not matter.
 	errs = make([]error, len(services()))
 	for i, svc := range services() {
-		wg.Go(func() { errs[i] = s.startService(ctx, svc, svc) })
+		wg.Go(func() { errs[i] = s.startService(ctx, svc, svc, nil) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -252,30 +267,30 @@ func (s *Stack) waitKafka(ctx context.Context, c *testcontainers.DockerContainer
 	})
 }
 
+// startConsul starts Consul as the compose file does: infra/consul/start.sh runs a dev agent
+// with ACLs on (default deny) and creates each service's token.
 func (s *Stack) startConsul(ctx context.Context) error {
-	c, err := s.run(ctx, Consul, s.images["CONSUL_IMAGE"],
-		testcontainers.WithCmd("agent", "-dev", "-client", "0.0.0.0"),
-		testcontainers.WithExposedPorts("8500/tcp"),
-	)
+	bootstrap, err := testinfra.ConsulBootstrap()
+	if err != nil {
+		return err
+	}
+	c, err := s.run(ctx, Consul, s.images["CONSUL_IMAGE"], append(bootstrap, testcontainers.WithExposedPorts("8500/tcp"))...)
 	if err != nil {
 		return err
 	}
 	return s.waitConsul(ctx, c)
 }
 
-// waitConsul waits until the agent has a leader: before that it cannot register services.
+// waitConsul waits until start.sh has created the tokens, which it does once the agent has a
+// leader: before that no service could register.
 func (s *Stack) waitConsul(ctx context.Context, c *testcontainers.DockerContainer) error {
 	return poll(ctx, c, "consul", func(ctx context.Context) error {
-		base, err := s.url(ctx, c, "8500/tcp")
+		code, _, err := c.Exec(ctx, []string{"test", "-f", "/tmp/tracecart-acl-ready"})
 		if err != nil {
 			return err
 		}
-		body, err := get(ctx, base+"/v1/status/leader")
-		if err != nil {
-			return err
-		}
-		if strings.Trim(body, "\"\n ") == "" {
-			return errors.New("no leader yet")
+		if code != 0 {
+			return errors.New("ACL tokens not created yet")
 		}
 		return nil
 	})
@@ -301,10 +316,16 @@ func (s *Stack) startJaeger(ctx context.Context) error {
 
 // serviceEnv is the environment the compose file gives service name, plus the settings that
 // make a test quick: short drains, telemetry batches sent often, generous rate limits (every
-// request of the suite comes from one address), and a saga timeout from Options.
+// request of the suite comes from one address), and a saga timeout from Options. Like the
+// compose file, it opts in to the demo data and gives user-service a configured signing key.
 func (s *Stack) serviceEnv(name, alias string) map[string]string {
+	token, err := testinfra.ConsulDemoToken(name)
+	if err != nil {
+		s.t.Fatalf("stack: %v", err)
+	}
 	env := map[string]string{
 		"CONSUL_HTTP_ADDR":            "consul:8500",
+		"CONSUL_HTTP_TOKEN":           token,
 		"ADVERTISE_ADDRESS":           alias,
 		"OTEL_TRACES_EXPORTER":        "otlp",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
@@ -325,9 +346,12 @@ func (s *Stack) serviceEnv(name, alias string) map[string]string {
 	case UserService:
 		env["DATABASE_URL"] = db("users", "USERS_DB_PASSWORD")
 		env["KAFKA_BROKERS"] = "kafka:9092"
+		env["JWT_PRIVATE_KEYS_PEM"] = s.keysPEM
+		env["SEED_DEMO_DATA"] = "true"
 	case ProductService:
 		env["DATABASE_URL"] = db("products", "PRODUCTS_DB_PASSWORD")
 		env["KAFKA_BROKERS"] = "kafka:9092"
+		env["SEED_DEMO_DATA"] = "true"
 		// As in production, a little longer than the saga timeout: an order still PENDING is
 		// order-service's business, not the reservation reconciler's.
 		env["RECONCILE_AFTER"] = (s.opts.SagaTimeout + 15*time.Second).String()
@@ -340,9 +364,11 @@ func (s *Stack) serviceEnv(name, alias string) map[string]string {
 }
 
 // startService starts one instance of a service under alias, which is also the address it
-// advertises in Consul, and waits until it is ready.
-func (s *Stack) startService(ctx context.Context, name, alias string) error {
-	opts := []testcontainers.ContainerCustomizer{testcontainers.WithEnv(s.serviceEnv(name, alias))}
+// advertises in Consul, and waits until it is ready. extra adds to, or overrides, serviceEnv.
+func (s *Stack) startService(ctx context.Context, name, alias string, extra map[string]string) error {
+	env := s.serviceEnv(name, alias)
+	maps.Copy(env, extra)
+	opts := []testcontainers.ContainerCustomizer{testcontainers.WithEnv(env)}
 	if name == Gateway {
 		opts = append(opts, testcontainers.WithExposedPorts("8080/tcp"))
 	}
@@ -382,12 +408,23 @@ func (s *Stack) waitService(ctx context.Context, c *testcontainers.DockerContain
 // product-service) and waits until Consul reports it healthy.
 func (s *Stack) AddInstance(t testing.TB, name, alias string) {
 	t.Helper()
+	s.AddInstanceWithEnv(t, name, alias, nil)
+}
+
+// AddInstanceWithEnv is AddInstance with env added to the instance's usual environment, for an
+// instance configured unlike its siblings (such as a user-service in the middle of a key
+// rotation).
+func (s *Stack) AddInstanceWithEnv(t testing.TB, name, alias string, env map[string]string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
 	defer cancel()
-	if err := s.startService(ctx, name, alias); err != nil {
+	if err := s.startService(ctx, name, alias, env); err != nil {
 		t.Fatalf("stack: %v", err)
 	}
 }
+
+// SigningKeysPEM is the JWT_PRIVATE_KEYS_PEM every user-service instance of the stack gets.
+func (s *Stack) SigningKeysPEM() string { return s.keysPEM }
 
 // Passing returns the advertised addresses of a service's instances whose Consul checks pass.
 func (s *Stack) Passing(t testing.TB, name string) []string {
@@ -407,7 +444,12 @@ func (s *Stack) passing(ctx context.Context, name string) ([]string, error) {
 	var entries []struct {
 		Service struct{ Address string }
 	}
-	if err := getJSON(ctx, base+"/v1/health/service/"+name+"?passing=true", &entries); err != nil {
+	// Consul denies by default: the stack looks with the read-only token Prometheus uses.
+	token, err := testinfra.ConsulDemoToken("prometheus")
+	if err != nil {
+		return nil, err
+	}
+	if err := getJSON(ctx, base+"/v1/health/service/"+name+"?passing=true", token, &entries); err != nil {
 		return nil, err
 	}
 	addrs := make([]string, 0, len(entries))

@@ -10,7 +10,7 @@ import (
 	"github.com/tracecart/tracecart/e2e/stack"
 )
 
-// The demo data the services seed (SEED_DEMO_DATA defaults to true).
+// The demo data the services seed (the stack sets SEED_DEMO_DATA=true, as the compose file does).
 const (
 	alice        = "alice@example.com"
 	bob          = "bob@example.com"

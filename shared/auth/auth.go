@@ -6,7 +6,17 @@
 // a token itself, builds a Verifier pointed at that JWKS URL and wraps its routes in
 // Middleware. No secret is shared between services, and user-service can rotate keys without
 // a redeploy of the others: a token with an unknown key ID makes the Verifier fetch the key
-// set again.
+// set again, and a Verifier keeps every key it has seen until DefaultKeyRetention after the
+// last set that listed it, so instances publishing different sets never cancel each other out.
+//
+// Rotation is publish-first, in three steps, each rolled out to every user-service instance
+// before the next (JWT_PRIVATE_KEYS_PEM lists the signing key first, then published-only keys):
+//
+//  1. publish: add the new key second (old, new). It is in every JWKS, but nothing signs
+//     with it yet; wait JWKSMaxAge so every verifier's cached set has it.
+//  2. switch: put the new key first (new, old). Tokens are now signed with it and every
+//     verifier already knows it; tokens signed with the old key still verify.
+//  3. retire: after the longest token lifetime (TOKEN_TTL), remove the old key (new).
 //
 // The verifying side is deliberately strict. It accepts only alg "EdDSA" with Ed25519 keys,
 // which shuts out the classic JWT attacks: "alg": "none", and key confusion, where an attacker

@@ -28,6 +28,10 @@ const (
 	DefaultLeeway = 30 * time.Second
 	// DefaultFetchTimeout bounds one fetch of the key set.
 	DefaultFetchTimeout = 5 * time.Second
+	// DefaultKeyRetention is how long a key stays trusted after the last key set that
+	// published it: the longest token lifetime user-service allows (TOKEN_TTL ≤ 24h), so every
+	// token a withdrawn key signed has expired before the verifier forgets the key.
+	DefaultKeyRetention = 24 * time.Hour
 )
 
 const (
@@ -37,14 +41,16 @@ const (
 	maxJWKSSize = 1 << 20
 )
 
-// VerifierOptions configures a Verifier. Issuer and Audience are required, and exactly one of
+// VerifierOptions configures a Verifier. Issuer and Audience are required, and at least one of
 // JWKSURL and KeySet.
 type VerifierOptions struct {
 	// JWKSURL is where the issuer publishes its key set, such as
 	// "http://user-service:8080/.well-known/jwks.json".
 	JWKSURL string
-	// KeySet, instead of JWKSURL, is for the issuer itself: it verifies against its own keys
-	// directly, with no fetching (and so no refresh: an unknown key ID is simply invalid).
+	// KeySet is for the issuer itself: its own keys are trusted directly, with no fetching.
+	// Alone, an unknown key ID is simply invalid. With JWKSURL too (an issuer running as several
+	// instances), a key ID that is not in KeySet is looked up in the published set, which is
+	// how an instance accepts tokens its siblings signed with a key it does not hold yet.
 	KeySet *KeySet
 	// Issuer is the required value of the iss claim.
 	Issuer string
@@ -59,6 +65,9 @@ type VerifierOptions struct {
 	MinRefreshInterval time.Duration
 	// Leeway: zero means DefaultLeeway.
 	Leeway time.Duration
+	// KeyRetention is how long a fetched key stays trusted after the last fetch that still
+	// listed it; zero means DefaultKeyRetention. See Verifier for why keys are kept at all.
+	KeyRetention time.Duration
 	// Now is the clock for both the token's times and the cache's age; nil means time.Now.
 	// Tests set it to move time without sleeping.
 	Now func() time.Time
@@ -67,34 +76,49 @@ type VerifierOptions struct {
 // Verifier checks access tokens against the issuer's published key set. It fetches the set
 // lazily on first use and caches it; it fetches again when the cache is older than
 // RefreshInterval or a token names a key it does not know, but never more often than once per
-// MinRefreshInterval. When a fetch fails it keeps the last key set it got, so user-service
-// being briefly down does not log everyone out. It is safe for concurrent use.
+// MinRefreshInterval. When a fetch fails it keeps the keys it has, so user-service being
+// briefly down does not log everyone out.
+//
+// A fetch adds to the keys the Verifier knows rather than replacing them: a key stays trusted
+// until KeyRetention has passed since the last fetch that listed it. Several user-service
+// instances answer the JWKS URL in turn, and during a rotation they do not all publish the same
+// set at the same moment; a verifier that replaced its set on every fetch would refuse tokens
+// at random, depending on which instance answered last. The price is that withdrawing a key
+// does not revoke it at once: a leaked key is cut off by restarting the verifiers.
+//
+// It is safe for concurrent use.
 type Verifier struct {
 	jwksURL      string
-	static       bool // the keys came from a KeySet: never fetch
+	static       bool                         // only local keys: never fetch
+	local        map[string]ed25519.PublicKey // from VerifierOptions.KeySet, trusted for good
 	client       *http.Client
 	parser       *jwt.Parser
 	now          func() time.Time
 	refreshEvery time.Duration
 	minRefresh   time.Duration
+	retention    time.Duration
 
 	// fetching is a one-slot semaphore held while fetching the key set, so concurrent Verify
 	// calls wanting a fresh set share one fetch instead of each making their own.
 	fetching chan struct{}
 
 	mu          sync.Mutex
-	keys        map[string]ed25519.PublicKey // nil until the first successful fetch
-	fetchedAt   time.Time                    // of keys
-	attemptedAt time.Time                    // of the last fetch, successful or not
-	fetchErr    error                        // of the last fetch, nil if it succeeded
+	keys        map[string]fetchedKey // nil until the first successful fetch
+	fetchedAt   time.Time             // of the last successful fetch
+	attemptedAt time.Time             // of the last fetch, successful or not
+	fetchErr    error                 // of the last fetch, nil if it succeeded
+}
+
+// fetchedKey is a key learnt from the published set, with the time of the last fetch that
+// listed it.
+type fetchedKey struct {
+	public   ed25519.PublicKey
+	lastSeen time.Time
 }
 
 // NewVerifier returns a Verifier for opts. It does not fetch anything yet.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
-	if opts.KeySet != nil && opts.JWKSURL != "" {
-		return nil, errors.New("new verifier: set JWKSURL or KeySet, not both")
-	}
-	if opts.KeySet == nil {
+	if opts.KeySet == nil || opts.JWKSURL != "" {
 		u, err := url.Parse(opts.JWKSURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("new verifier: JWKS URL %q is not an http(s) URL", opts.JWKSURL)
@@ -103,7 +127,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	if opts.Issuer == "" || opts.Audience == "" {
 		return nil, errors.New("new verifier: issuer and audience are required")
 	}
-	if opts.RefreshInterval < 0 || opts.MinRefreshInterval < 0 || opts.Leeway < 0 {
+	if opts.RefreshInterval < 0 || opts.MinRefreshInterval < 0 || opts.Leeway < 0 || opts.KeyRetention < 0 {
 		return nil, errors.New("new verifier: intervals and leeway must not be negative")
 	}
 	v := &Verifier{
@@ -112,15 +136,16 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		now:          opts.Now,
 		refreshEvery: cmp.Or(opts.RefreshInterval, DefaultRefreshInterval),
 		minRefresh:   cmp.Or(opts.MinRefreshInterval, DefaultMinRefreshInterval),
+		retention:    cmp.Or(opts.KeyRetention, DefaultKeyRetention),
 		fetching:     make(chan struct{}, 1),
 	}
 	if v.client == nil {
 		v.client = &http.Client{Timeout: DefaultFetchTimeout}
 	}
 	if opts.KeySet != nil {
-		v.static, v.keys = true, make(map[string]ed25519.PublicKey, len(opts.KeySet.keys))
+		v.static, v.local = opts.JWKSURL == "", make(map[string]ed25519.PublicKey, len(opts.KeySet.keys))
 		for _, k := range opts.KeySet.keys {
-			v.keys[k.ID()] = k.Public()
+			v.local[k.ID()] = k.Public()
 		}
 	}
 	if v.now == nil {
@@ -178,12 +203,14 @@ var errUnknownKey = errors.New("signing key unknown to the issuer's key set")
 // publicKey returns the key with ID kid, refreshing the cached key set when it is stale or
 // lacks kid.
 func (v *Verifier) publicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	if key, ok := v.local[kid]; ok {
+		return key, nil
+	}
+	if v.static {
+		return nil, errUnknownKey
+	}
 	key, found, stale := v.lookup(kid)
 	switch {
-	case v.static && found:
-		return key, nil
-	case v.static:
-		return nil, errUnknownKey
 	case found && !stale:
 		return key, nil
 	case found:
@@ -218,12 +245,17 @@ func (v *Verifier) publicKey(ctx context.Context, kid string) (ed25519.PublicKey
 	return nil, errUnknownKey
 }
 
-// lookup returns the cached key with ID kid, and whether the cache is due for a refresh.
+// lookup returns the cached key with ID kid unless it is past its retention, and whether the
+// cache is due for a refresh.
 func (v *Verifier) lookup(kid string) (key ed25519.PublicKey, found, stale bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	key, found = v.keys[kid]
-	return key, found, v.now().Sub(v.fetchedAt) >= v.refreshEvery
+	now := v.now()
+	k, found := v.keys[kid]
+	if found && now.Sub(k.lastSeen) >= v.retention {
+		found = false
+	}
+	return k.public, found, now.Sub(v.fetchedAt) >= v.refreshEvery
 }
 
 // refresh fetches the key set unless a fetch happened less than MinRefreshInterval ago.
@@ -247,9 +279,23 @@ func (v *Verifier) refresh(ctx context.Context) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.fetchErr = err
-	if err == nil {
-		v.keys, v.fetchedAt = keys, now
+	if err != nil {
+		return
 	}
+	// Merge: the keys just fetched are seen now; a key missing from this set is kept until its
+	// retention runs out, and only then forgotten.
+	if v.keys == nil {
+		v.keys = make(map[string]fetchedKey, len(keys))
+	}
+	for kid, public := range keys {
+		v.keys[kid] = fetchedKey{public: public, lastSeen: now}
+	}
+	for kid, k := range v.keys {
+		if now.Sub(k.lastSeen) >= v.retention {
+			delete(v.keys, kid)
+		}
+	}
+	v.fetchedAt = now
 }
 
 // fetch downloads and decodes the key set. Keys other than Ed25519 signing keys are skipped,

@@ -262,14 +262,73 @@ func TestVerifyKeyRotation(t *testing.T) {
 		t.Errorf("Verify with the old key, still published: %v", err)
 	}
 
-	// Later the old key is withdrawn; once the cache is refreshed, its tokens fail.
+	// Later the old key is withdrawn. The verifier keeps it until DefaultKeyRetention has passed
+	// since a fetch last listed it (tokens it signed may still be alive), then forgets it.
 	iss.keys.Store(newKeySet(t, newKey))
 	clk.Advance(testRefreshInterval)
+	if err := verify(oldKey); err != nil {
+		t.Errorf("Verify with a key withdrawn %s ago: %v, want it kept", testRefreshInterval, err)
+	}
+	clk.Advance(auth.DefaultKeyRetention)
 	if err := verify(oldKey); !errors.Is(err, auth.ErrInvalidToken) {
-		t.Errorf("Verify with a withdrawn key = %v, want ErrInvalidToken", err)
+		t.Errorf("Verify with a key withdrawn more than the retention ago = %v, want ErrInvalidToken", err)
 	}
 	if err := verify(newKey); err != nil {
 		t.Errorf("Verify with the new key: %v", err)
+	}
+}
+
+// TestVerifyKeepsKeysAcrossInstances is two user-service instances behind one JWKS URL that do
+// not publish the same set (one mid-rotation): whichever instance answered last, the verifier
+// accepts tokens of both, because a fetch adds keys rather than replacing the set.
+func TestVerifyKeepsKeysAcrossInstances(t *testing.T) {
+	a, b := newSigner(t), newSigner(t)
+	clk := newClock()
+	iss := newIssuer(t, newKeySet(t, a))
+	v := newVerifier(t, iss.URL, clk)
+
+	if _, err := v.Verify(t.Context(), a.sign(t, validClaims(clk.Now()), nil)); err != nil {
+		t.Fatalf("token of instance A: %v", err)
+	}
+	iss.keys.Store(newKeySet(t, b)) // the next fetch is answered by instance B
+	clk.Advance(testMinRefreshInterval)
+	for round := range 3 {
+		for _, s := range []signer{a, b} {
+			if _, err := v.Verify(t.Context(), s.sign(t, validClaims(clk.Now()), nil)); err != nil {
+				t.Fatalf("round %d: token of instance %s: %v", round, s.ID(), err)
+			}
+		}
+		clk.Advance(testRefreshInterval) // a refresh on each round, answered by B
+	}
+}
+
+// TestVerifyPublishFirstRotation walks the rotation the package documents: the new key is
+// published (second in the set, not signing) before any instance signs with it, so a verifier
+// that cached the set before the switch already knows the key and needs no fetch.
+func TestVerifyPublishFirstRotation(t *testing.T) {
+	oldKey, newKey := newSigner(t), newSigner(t)
+	clk := newClock()
+	iss := newIssuer(t, newKeySet(t, oldKey))
+	v := newVerifier(t, iss.URL, clk)
+	if _, err := v.Verify(t.Context(), oldKey.sign(t, validClaims(clk.Now()), nil)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Step 1: publish the new key; the old one still signs.
+	iss.keys.Store(newKeySet(t, oldKey, newKey))
+	clk.Advance(testRefreshInterval)
+	if _, err := v.Verify(t.Context(), oldKey.sign(t, validClaims(clk.Now()), nil)); err != nil {
+		t.Fatal(err)
+	}
+	fetches := iss.fetches.Load()
+
+	// Step 2: the new key signs. The verifier knows it from step 1's refresh.
+	iss.keys.Store(newKeySet(t, newKey, oldKey))
+	if _, err := v.Verify(t.Context(), newKey.sign(t, validClaims(clk.Now()), nil)); err != nil {
+		t.Fatalf("token signed by the published-first key: %v", err)
+	}
+	if n := iss.fetches.Load(); n != fetches {
+		t.Errorf("the switch to a published key caused %d fetches, want none", n-fetches)
 	}
 }
 
@@ -464,9 +523,32 @@ func TestVerifierFromKeySet(t *testing.T) {
 		t.Errorf("token signed by an unknown key: %v, want ErrInvalidToken", err)
 	}
 
-	if _, err := auth.NewVerifier(auth.VerifierOptions{
-		KeySet: keys, JWKSURL: "http://user-service/.well-known/jwks.json", Issuer: testIssuer, Audience: testAudience,
-	}); err == nil {
-		t.Error("NewVerifier accepted both a KeySet and a JWKS URL")
+}
+
+// TestVerifierFromKeySetAndJWKS is one user-service instance among several: its own keys are
+// trusted without fetching, and a token a sibling signed with a key this instance does not hold
+// is checked against the published set.
+func TestVerifierFromKeySetAndJWKS(t *testing.T) {
+	clk := newClock()
+	own, sibling := newSigner(t), newSigner(t)
+	iss := newIssuer(t, newKeySet(t, sibling))
+	v, err := auth.NewVerifier(auth.VerifierOptions{
+		KeySet: newKeySet(t, own), JWKSURL: iss.URL, Issuer: testIssuer, Audience: testAudience, Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), own.sign(t, validClaims(clk.Now()), nil)); err != nil {
+		t.Errorf("token signed by the instance's own key: %v", err)
+	}
+	if n := iss.fetches.Load(); n != 0 {
+		t.Errorf("own key caused %d fetches, want 0", n)
+	}
+	if _, err := v.Verify(t.Context(), sibling.sign(t, validClaims(clk.Now()), nil)); err != nil {
+		t.Errorf("token signed by a sibling's key: %v", err)
+	}
+	forged := newSigner(t).sign(t, validClaims(clk.Now()), nil)
+	if _, err := v.Verify(t.Context(), forged); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("token signed by an unknown key: %v, want ErrInvalidToken", err)
 	}
 }

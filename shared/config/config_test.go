@@ -269,7 +269,7 @@ func TestLoadReadsOnlyItsOwnVariables(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := []string{
-		"SERVICE_NAME", "VERSION", "HTTP_ADDR", "ADVERTISE_ADDRESS", "CONSUL_HTTP_ADDR",
+		"SERVICE_NAME", "VERSION", "HTTP_ADDR", "INTERNAL_HTTP_ADDR", "ADVERTISE_ADDRESS", "CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN",
 		"DRAIN_DELAY", "SHUTDOWN_TIMEOUT", "LOG_LEVEL", "DATABASE_URL", "KAFKA_BROKERS",
 		"KAFKA_PARTITIONS", "REPLICA_DATABASE_URL", "SAGA_TIMEOUT",
 	}
@@ -384,5 +384,26 @@ func TestCheckHTTPURL(t *testing.T) {
 		case !tt.ok && (!errors.As(err, &ve) || ve.Key != "JWKS_URL"):
 			t.Errorf("CheckHTTPURL(%q) = %v, want a VarError naming JWKS_URL", tt.raw, err)
 		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]config.ByteSize{
+		"100MiB": 100 << 20, "512KiB": 512 << 10, "1GiB": 1 << 30, "2TiB": 2 << 40,
+		"4096": 4096, "17B": 17, "off": 0, "0": 0,
+	} {
+		var got config.ByteSize
+		if err := got.UnmarshalText([]byte(in)); err != nil || got != want {
+			t.Errorf("UnmarshalText(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "1.5GiB", "-1MiB", "10MB", "9999999999TiB"} {
+		var got config.ByteSize
+		if err := got.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("UnmarshalText(%q) = %d, want an error", in, got)
+		}
+	}
+	if got := config.ByteSize(100 << 20).String(); got != "100MiB" {
+		t.Errorf("String() = %q, want 100MiB", got)
 	}
 }

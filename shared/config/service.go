@@ -22,11 +22,19 @@ type Service struct {
 	Version string `env:"VERSION" envDefault:"dev"`
 	// HTTPAddr is the host:port the HTTP server listens on.
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// InternalHTTPAddr, when set, is a second host:port that alone serves /metrics and
+	// /version, for a service whose HTTP_ADDR faces clients it should not tell those to (the
+	// gateway defaults it to ":8081"). Empty serves them on HTTP_ADDR.
+	InternalHTTPAddr string `env:"INTERNAL_HTTP_ADDR"`
 	// AdvertiseAddress is the host or IP other services and Consul use to reach this
 	// instance; empty means "let the registration code pick".
 	AdvertiseAddress string `env:"ADVERTISE_ADDRESS"`
 	// ConsulAddr is the host:port of the local Consul agent's HTTP API.
 	ConsulAddr string `env:"CONSUL_HTTP_ADDR" envDefault:"127.0.0.1:8500"`
+	// ConsulToken is the service's Consul ACL token (Consul's standard variable). Consul
+	// denies by default, so it is what lets the service register itself and read the
+	// catalogue; each service has its own, which cannot register any other name.
+	ConsulToken Secret `env:"CONSUL_HTTP_TOKEN"`
 	// DrainDelay is how long the instance keeps serving after deregistering from Consul, so
 	// that clients still holding its address finish their requests rather than fail.
 	DrainDelay time.Duration `env:"DRAIN_DELAY" envDefault:"2s"`
@@ -43,6 +51,13 @@ func (s *Service) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(s.HTTPAddr); err != nil {
 		errs = append(errs, &VarError{Key: "HTTP_ADDR", Err: err})
+	}
+	if s.InternalHTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(s.InternalHTTPAddr); err != nil {
+			errs = append(errs, &VarError{Key: "INTERNAL_HTTP_ADDR", Err: err})
+		} else if s.InternalHTTPAddr == s.HTTPAddr {
+			errs = append(errs, &VarError{Key: "INTERNAL_HTTP_ADDR", Err: fmt.Errorf("must differ from HTTP_ADDR %s", s.HTTPAddr)})
+		}
 	}
 	if s.DrainDelay < 0 {
 		errs = append(errs, &VarError{Key: "DRAIN_DELAY", Err: fmt.Errorf("must not be negative, got %s", s.DrainDelay)})

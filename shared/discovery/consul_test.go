@@ -193,7 +193,7 @@ func (in *instance) registration(service string) Registration {
 
 func newConsulClient(t *testing.T, consul *testinfra.Consul) *api.Client {
 	t.Helper()
-	client, err := api.NewClient(&api.Config{Address: consul.Addr()})
+	client, err := api.NewClient(&api.Config{Address: consul.Addr(), Token: consul.Token()})
 	if err != nil {
 		t.Fatalf("consul client: %v", err)
 	}

@@ -70,7 +70,7 @@ func TestTraceContextReachesTheUpstream(t *testing.T) {
 // TestResolvesThroughConsul calls a service by name, end to end through a real Consul agent.
 func TestResolvesThroughConsul(t *testing.T) {
 	consul := testinfra.NewConsul(t)
-	consulClient, err := api.NewClient(&api.Config{Address: consul.Addr()})
+	consulClient, err := api.NewClient(&api.Config{Address: consul.Addr(), Token: consul.Token()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,12 @@ type Options struct {
 	Service, Version string
 	// Addr is the listen address, ":8080" or "127.0.0.1:0".
 	Addr string
+	// InternalAddr, when set, is a second listen address for the endpoints meant for operators
+	// and Prometheus, not for clients: /metrics and /version are then served there and not on
+	// Addr. A service whose Addr is public (the gateway) sets it, so the internet cannot read
+	// its metrics or learn its exact version. The port is announced in Consul as the
+	// metrics_port metadata, which Prometheus's relabelling scrapes.
+	InternalAddr string
 	// AdvertiseAddress is the host or IP that Consul and other services use to reach this
 	// instance. Empty means the first non-loopback IPv4 address of the machine, which is the
 	// container's address on its Docker network.
@@ -91,21 +97,26 @@ func Serve(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
+	var internalLn net.Listener
+	if o.InternalAddr != "" {
+		if internalLn, err = net.Listen("tcp", o.InternalAddr); err != nil {
+			return errors.Join(fmt.Errorf("listen on %s: %w", o.InternalAddr, err), ln.Close())
+		}
+	}
 	if o.Listening != nil {
 		o.Listening(ln.Addr())
 	}
 
 	var draining atomic.Bool
-	srv := &http.Server{
-		Handler:           routes(o, &draining),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	serveErr := make(chan error, 1)
+	public, internal := routes(o, &draining)
+	srv, internalSrv := newServer(public), newServer(internal)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
 	o.Logger.InfoContext(ctx, "listening", "addr", ln.Addr().String())
+	if internalLn != nil {
+		go func() { serveErr <- internalSrv.Serve(internalLn) }()
+		o.Logger.InfoContext(ctx, "listening for metrics and version", "addr", internalLn.Addr().String())
+	}
 
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
@@ -121,7 +132,7 @@ func Serve(ctx context.Context, o Options) (err error) {
 
 	deregister := func(context.Context) error { return nil }
 	if o.Consul != nil {
-		reg, err := registration(o, ln.Addr())
+		reg, err := registration(o, ln.Addr(), internalLn)
 		if err == nil {
 			deregister, err = discovery.Register(ctx, o.Consul, reg)
 		}
@@ -129,7 +140,7 @@ func Serve(ctx context.Context, o Options) (err error) {
 			err = fmt.Errorf("register in consul: %w", err)
 			stopWorkers()
 			workers.Wait()
-			return errors.Join(err, srv.Close())
+			return errors.Join(err, srv.Close(), internalSrv.Close())
 		}
 		o.Logger.InfoContext(ctx, "registered in consul", "service", reg.Service, "id", reg.ID,
 			"address", net.JoinHostPort(reg.Address, strconv.Itoa(reg.Port)))
@@ -156,6 +167,11 @@ func Serve(ctx context.Context, o Options) (err error) {
 	if serr := srv.Shutdown(shutdownCtx); serr != nil {
 		err = errors.Join(err, fmt.Errorf("drain http server: %w", serr))
 	}
+	// The internal listener goes last, so metrics can be scraped until the service's own
+	// requests are done.
+	if serr := internalSrv.Shutdown(shutdownCtx); serr != nil {
+		err = errors.Join(err, fmt.Errorf("drain internal http server: %w", serr))
+	}
 	stopWorkers()
 	// Each worker finishes what it has in hand, but a worker stuck in a call that ignores its
 	// context must not keep the process from exiting: the wait ends with ShutdownTimeout, and
@@ -175,9 +191,25 @@ func Serve(ctx context.Context, o Options) (err error) {
 	return err
 }
 
-// routes puts the operational endpoints in front of the service's own handler.
-func routes(o Options, draining *atomic.Bool) http.Handler {
-	mux := http.NewServeMux()
+// newServer returns an http.Server for h with the timeouts every listener of a service uses.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
+// routes puts the operational endpoints in front of the service's own handler. It returns the
+// public handler, for Addr, and the internal one, for InternalAddr: with no InternalAddr,
+// /metrics and /version are on the public handler and the internal one serves nothing.
+func routes(o Options, draining *atomic.Bool) (public, internal http.Handler) {
+	mux, ops := http.NewServeMux(), http.NewServeMux()
+	if o.InternalAddr == "" {
+		ops = mux
+	}
 	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -185,18 +217,18 @@ func routes(o Options, draining *atomic.Bool) http.Handler {
 		status, body := readiness(r.Context(), o.Ready, draining.Load())
 		writeJSON(w, status, body)
 	})
-	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+	ops.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{
 			"service": o.Service, "version": o.Version, "go": runtime.Version(),
 		})
 	})
 	if o.Metrics != nil {
-		mux.Handle("GET /metrics", o.Metrics)
+		ops.Handle("GET /metrics", o.Metrics)
 	}
 	if o.Handler != nil {
 		mux.Handle("/", o.Handler)
 	}
-	return mux
+	return mux, ops
 }
 
 // readiness runs every check with a short deadline and reports each result by name.
@@ -221,8 +253,9 @@ func readiness(ctx context.Context, checks []Check, draining bool) (int, map[str
 	return status, body
 }
 
-// registration describes this instance to Consul, with the readiness endpoint as its check.
-func registration(o Options, bound net.Addr) (discovery.Registration, error) {
+// registration describes this instance to Consul, with the readiness endpoint as its check and,
+// when there is an internal listener, the port Prometheus scrapes.
+func registration(o Options, bound net.Addr, internal net.Listener) (discovery.Registration, error) {
 	host := o.AdvertiseAddress
 	if host == "" {
 		var err error
@@ -231,13 +264,17 @@ func registration(o Options, bound net.Addr) (discovery.Registration, error) {
 		}
 	}
 	port := bound.(*net.TCPAddr).Port
+	meta := map[string]string{"version": o.Version, "metrics_path": "/metrics"}
+	if internal != nil {
+		meta["metrics_port"] = strconv.Itoa(internal.Addr().(*net.TCPAddr).Port)
+	}
 	return discovery.Registration{
 		Service:    o.Service,
 		ID:         fmt.Sprintf("%s-%s-%d", o.Service, host, port),
 		Address:    host,
 		Port:       port,
 		Tags:       []string{"tracecart", "version=" + o.Version},
-		Meta:       map[string]string{"version": o.Version, "metrics_path": "/metrics"},
+		Meta:       meta,
 		HealthPath: "/health/ready",
 	}, nil
 }

@@ -43,7 +43,7 @@ func (e *events) String() string {
 // serving during the drain delay, finish the request in flight, and only then stop the workers.
 func TestShutdownOrder(t *testing.T) {
 	consul := testinfra.NewConsul(t)
-	client, err := api.NewClient(&api.Config{Address: consul.Addr()})
+	client, err := api.NewClient(&api.Config{Address: consul.Addr(), Token: consul.Token()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,5 +217,53 @@ func TestStuckWorkerDoesNotHoldShutdown(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve waited for a stuck worker beyond its shutdown timeout")
+	}
+}
+
+// TestInternalListener: with InternalAddr set, /metrics and /version are answered there and
+// nowhere on the public address, which keeps serving health and the service's own routes.
+func TestInternalListener(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	internalAddr := free.Addr().String()
+	free.Close()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	addr := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, Options{
+			Service: "svc", Version: "test", Addr: "127.0.0.1:0", InternalAddr: internalAddr,
+			Handler: http.NotFoundHandler(),
+			Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "up 1\n") }),
+			Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)), ShutdownTimeout: 5 * time.Second,
+			Listening: func(a net.Addr) { addr <- a.String() },
+		})
+	}()
+	public := "http://" + <-addr
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{
+		{public + "/health/ready", http.StatusOK},
+		{public + "/metrics", http.StatusNotFound},
+		{public + "/version", http.StatusNotFound},
+		{"http://" + internalAddr + "/metrics", http.StatusOK},
+		{"http://" + internalAddr + "/version", http.StatusOK},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s = %d, want %d", tc.url, resp.StatusCode, tc.want)
+		}
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("Serve = %v, want a clean stop", err)
 	}
 }

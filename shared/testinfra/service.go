@@ -23,6 +23,9 @@ import (
 type Binary struct {
 	// Addr is "127.0.0.1:port", where the service's HTTP server listens.
 	Addr string
+	// InternalAddr is "127.0.0.1:port", where it serves /metrics and /version
+	// (INTERNAL_HTTP_ADDR, which every binary started here is given).
+	InternalAddr string
 
 	cmd    *exec.Cmd
 	output *syncBuffer
@@ -51,18 +54,20 @@ func StartService(t testing.TB, pkg string, env map[string]string) *Binary {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ports, err := freePorts(1)
+	ports, err := freePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &Binary{
-		Addr:   "127.0.0.1:" + strconv.Itoa(ports[0]),
-		output: &syncBuffer{},
-		exited: make(chan struct{}),
+		Addr:         "127.0.0.1:" + strconv.Itoa(ports[0]),
+		InternalAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
+		output:       &syncBuffer{},
+		exited:       make(chan struct{}),
 	}
 	b.cmd = exec.Command(bin)
 	b.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"HTTP_ADDR=" + b.Addr, "ADVERTISE_ADDRESS=127.0.0.1", "OTEL_TRACES_EXPORTER=none"}
+		"HTTP_ADDR=" + b.Addr, "INTERNAL_HTTP_ADDR=" + b.InternalAddr,
+		"ADVERTISE_ADDRESS=127.0.0.1", "OTEL_TRACES_EXPORTER=none"}
 	for k, v := range env {
 		b.cmd.Env = append(b.cmd.Env, k+"="+v)
 	}
@@ -106,35 +111,43 @@ func (b *Binary) Terminate(t testing.TB, timeout time.Duration) error {
 
 // CheckLifecycle proves what every tracecart service binary must do: start against real
 // infrastructure, register in Consul and pass its HTTP health check there, serve /metrics,
-// /version and its health endpoints, and on SIGTERM deregister within a few seconds and exit 0.
+// /version on its internal listener (and not on its public one) and its health endpoints, and
+// on SIGTERM deregister within a few seconds and exit 0.
 // env configures the service's own dependencies (DATABASE_URL, KAFKA_BROKERS, ...); Consul is
 // started here.
 func CheckLifecycle(t *testing.T, service string, env map[string]string) {
 	t.Helper()
 	consul := NewConsul(t)
-	all := map[string]string{"CONSUL_HTTP_ADDR": consul.Addr(), "SHUTDOWN_TIMEOUT": "10s"}
+	// The service's own token, as in the demo: Consul denies everything else.
+	all := consul.ServiceEnv(t, service)
+	all["SHUTDOWN_TIMEOUT"] = "10s"
 	for k, v := range env {
 		all[k] = v
 	}
 	bin := StartBinary(t, all)
 
 	WaitFor(t, 60*time.Second, "service healthy in consul", func() error {
-		n, err := passingInstances(consul.Addr(), service)
+		n, err := passingInstances(consul, service)
 		if err == nil && n != 1 {
 			err = fmt.Errorf("%d passing instances, want 1", n)
 		}
 		return err
 	})
 
-	for path, want := range map[string]string{
-		"/health/live":  `"ok"`,
-		"/health/ready": `"ok"`,
-		"/version":      `"service":"` + service + `"`,
-		"/metrics":      "go_goroutine", // Go runtime metrics, through the OpenTelemetry exporter
+	for url, want := range map[string]string{
+		bin.Addr + "/health/live":     `"ok"`,
+		bin.Addr + "/health/ready":    `"ok"`,
+		bin.InternalAddr + "/version": `"service":"` + service + `"`,
+		bin.InternalAddr + "/metrics": "go_goroutine", // Go runtime metrics, through the OpenTelemetry exporter
 	} {
-		status, body := get(t, "http://"+bin.Addr+path)
+		status, body := get(t, "http://"+url)
 		if status != http.StatusOK || !strings.Contains(body, want) {
-			t.Errorf("GET %s = %d, want 200 with %s in:\n%.600s", path, status, want, body)
+			t.Errorf("GET %s = %d, want 200 with %s in:\n%.600s", url, status, want, body)
+		}
+	}
+	for _, path := range []string{"/metrics", "/version"} {
+		if status, _ := get(t, "http://"+bin.Addr+path); status == http.StatusOK {
+			t.Errorf("GET %s on the public listener = 200, want it served only on INTERNAL_HTTP_ADDR", path)
 		}
 	}
 
@@ -142,7 +155,7 @@ func CheckLifecycle(t *testing.T, service string, env map[string]string) {
 	if err := bin.Terminate(t, 15*time.Second); err != nil {
 		t.Errorf("service exited with %v after SIGTERM, want status 0", err)
 	}
-	n, err := registeredInstances(consul.Addr(), service)
+	n, err := registeredInstances(consul, service)
 	if err != nil || n != 0 {
 		t.Errorf("after SIGTERM consul still lists %d instance(s) (err %v)", n, err)
 	}
@@ -176,21 +189,23 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, check func() erro
 	}
 }
 
-func passingInstances(consulAddr, service string) (int, error) {
-	return countInstances("http://" + consulAddr + "/v1/health/service/" + service + "?passing=true")
+func passingInstances(consul *Consul, service string) (int, error) {
+	return countInstances(consul, "/v1/health/service/"+service+"?passing=true")
 }
 
-func registeredInstances(consulAddr, service string) (int, error) {
-	return countInstances("http://" + consulAddr + "/v1/catalog/service/" + service)
+func registeredInstances(consul *Consul, service string) (int, error) {
+	return countInstances(consul, "/v1/catalog/service/"+service)
 }
 
-func countInstances(url string) (int, error) {
+func countInstances(consul *Consul, path string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
+	url := "http://" + consul.Addr() + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
+	req.Header.Set("X-Consul-Token", consul.Token())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err

@@ -15,13 +15,11 @@
 package testinfra
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -211,14 +209,18 @@ func startKafka(ctx context.Context) (*testcontainers.DockerContainer, string, e
 	return c, addr, nil
 }
 
-// Consul is a Consul agent in development mode that belongs to one test.
+// Consul is a Consul agent in development mode that belongs to one test. It runs as the
+// compose file runs it (infra/consul/start.sh): ACLs on, default deny, and the demo's tokens.
 type Consul struct {
-	c    *testcontainers.DockerContainer
-	addr string
+	c     *testcontainers.DockerContainer
+	addr  string
+	token string
 }
 
 // NewConsul starts a Consul dev agent for this test and removes it when the test ends. It uses
 // host networking, so its HTTP health checks reach services the test serves on 127.0.0.1.
+// Everything is denied without a token: give a service its own (ConsulDemoToken) or, for a
+// test that registers made-up names, Token.
 func NewConsul(t testing.TB) *Consul {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
@@ -227,19 +229,29 @@ func NewConsul(t testing.TB) *Consul {
 	if err != nil {
 		t.Fatalf("testinfra: %v", err)
 	}
+	token, err := ConsulDemoToken("management")
+	if err != nil {
+		t.Fatalf("testinfra: %v", err)
+	}
 	p, err := freePorts(4)
 	if err != nil {
 		t.Fatalf("testinfra: %v", err)
 	}
-	c, err := testcontainers.Run(ctx, ref,
-		testcontainers.WithCmd("agent", "-dev", "-node", "tracecart-test",
-			"-bind", "127.0.0.1", "-client", "127.0.0.1",
-			"-http-port", strconv.Itoa(p[0]), "-serf-lan-port", strconv.Itoa(p[1]),
-			"-serf-wan-port", strconv.Itoa(p[2]), "-server-port", strconv.Itoa(p[3]),
-			"-dns-port", "-1", "-grpc-port", "-1", "-hcl", "ports { grpc_tls = -1 }"),
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p[0]))
+	bootstrap, err := ConsulBootstrap("-node", "tracecart-test",
+		"-bind", "127.0.0.1", "-client", "127.0.0.1",
+		"-http-port", strconv.Itoa(p[0]), "-serf-lan-port", strconv.Itoa(p[1]),
+		"-serf-wan-port", strconv.Itoa(p[2]), "-server-port", strconv.Itoa(p[3]),
+		"-dns-port", "-1", "-grpc-port", "-1", "-hcl", "ports { grpc_tls = -1 }")
+	if err != nil {
+		t.Fatalf("testinfra: %v", err)
+	}
+	c, err := testcontainers.Run(ctx, ref, append(bootstrap,
+		// start.sh's own consul commands must find the agent on its test port.
+		testcontainers.WithEnv(map[string]string{"CONSUL_HTTP_ADDR": addr}),
 		hostNetwork(),
-	)
-	consul := &Consul{c: c, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(p[0]))}
+	)...)
+	consul := &Consul{c: c, addr: addr, token: token}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("consul logs:\n%s", logs(c))
@@ -259,6 +271,21 @@ func NewConsul(t testing.TB) *Consul {
 
 // Addr is the "127.0.0.1:port" address of the agent's HTTP API.
 func (c *Consul) Addr() string { return c.addr }
+
+// ServiceEnv is what a tracecart service needs to use this agent as service: its address and
+// the service's own demo token (ConsulDemoToken), which lets it register under its name only.
+func (c *Consul) ServiceEnv(t testing.TB, service string) map[string]string {
+	t.Helper()
+	token, err := ConsulDemoToken(service)
+	if err != nil {
+		t.Fatalf("testinfra: %v", err)
+	}
+	return map[string]string{"CONSUL_HTTP_ADDR": c.addr, "CONSUL_HTTP_TOKEN": token}
+}
+
+// Token is the agent's management token (every right): for tests that register services under
+// made-up names or look at the whole catalogue. A service under test should get its own token.
+func (c *Consul) Token() string { return c.token }
 
 // Stop stops the agent, keeping its container so Start can bring it back. Whether registrations
 // survive the restart depends on the image (the stand-in keeps the agent's data directory, so it
@@ -284,21 +311,16 @@ func (c *Consul) Start(t testing.TB) {
 	}
 }
 
-// waitReady polls the leader endpoint: a dev agent answers it once it has elected itself.
+// waitReady waits until start.sh has created the tokens, which it does once the agent has
+// elected itself leader.
 func (c *Consul) waitReady(ctx context.Context) error {
 	err := poll(ctx, c.c, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.addr+"/v1/status/leader", nil)
+		code, _, err := c.c.Exec(ctx, []string{"test", "-f", "/tmp/tracecart-acl-ready"})
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK || len(bytes.Trim(body, `"`+"\n")) == 0 {
-			return fmt.Errorf("no leader yet (%d %s)", resp.StatusCode, body)
+		if code != 0 {
+			return errors.New("ACL tokens not created yet")
 		}
 		return nil
 	})

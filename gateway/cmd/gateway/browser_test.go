@@ -228,22 +228,23 @@ func startShop(t *testing.T) string {
 	consul := testinfra.NewConsul(t)
 	brokers := testinfra.Kafka(t)
 	common := map[string]string{
-		"CONSUL_HTTP_ADDR": consul.Addr(),
-		"KAFKA_BROKERS":    brokers,
-		"DRAIN_DELAY":      "0s",
+		"KAFKA_BROKERS":  brokers,
+		"DRAIN_DELAY":    "0s",
+		"SEED_DEMO_DATA": "true",
+		"DEMO_MODE":      "true", // user-service signs with a throwaway key
 	}
 	for _, name := range []string{"user-service", "product-service", "order-service"} {
-		env := map[string]string{"DATABASE_URL": testinfra.Postgres(t)}
+		env := consul.ServiceEnv(t, name)
+		env["DATABASE_URL"] = testinfra.Postgres(t)
 		for k, v := range common {
 			env[k] = v
 		}
 		testinfra.StartService(t, "github.com/tracecart/tracecart/"+name+"/cmd/"+name, env)
 	}
-	gateway := testinfra.StartBinary(t, map[string]string{
-		"CONSUL_HTTP_ADDR": consul.Addr(),
-		"DRAIN_DELAY":      "0s",
-		"JAEGER_UI_URL":    "http://127.0.0.1:16686",
-	})
+	gwEnv := consul.ServiceEnv(t, "gateway")
+	gwEnv["DRAIN_DELAY"] = "0s"
+	gwEnv["JAEGER_UI_URL"] = "http://127.0.0.1:16686"
+	gateway := testinfra.StartBinary(t, gwEnv)
 	base := "http://" + gateway.Addr
 	// Each service answers through the gateway once it is registered, healthy in Consul and
 	// seeded: the catalogue, a login (user-service) and the orders of the demo user.

@@ -29,7 +29,7 @@ import (
 // private routes 503 until user-service's keys can be fetched, then lets tokens through.
 func TestBinaryServesThroughConsul(t *testing.T) {
 	consul := testinfra.NewConsul(t)
-	client, err := api.NewClient(&api.Config{Address: consul.Addr()})
+	client, err := api.NewClient(&api.Config{Address: consul.Addr(), Token: consul.Token()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +37,9 @@ func TestBinaryServesThroughConsul(t *testing.T) {
 	orders := standIn(t, client, "order-service", nil)
 
 	bin := testinfra.StartBinary(t, map[string]string{
-		"CONSUL_HTTP_ADDR": consul.Addr(),
-		"JAEGER_UI_URL":    "http://jaeger.example:16686",
+		"CONSUL_HTTP_ADDR":  consul.Addr(),
+		"CONSUL_HTTP_TOKEN": consul.Token(),
+		"JAEGER_UI_URL":     "http://jaeger.example:16686",
 	})
 	base := "http://" + bin.Addr
 	testinfra.WaitFor(t, 30*time.Second, "the gateway to serve the catalogue", func() error {

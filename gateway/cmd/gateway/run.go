@@ -116,8 +116,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// The gateway's HTTP_ADDR is the public door of the shop: its metrics and exact version are
+	// for operators and Prometheus only, so they get a listener of their own by default.
 	cfg, err := config.Load[Config](config.WithDefaults(getenv, map[string]string{
-		"SERVICE_NAME": "gateway",
+		"SERVICE_NAME":       "gateway",
+		"INTERNAL_HTTP_ADDR": ":8081",
 	}))
 	if err != nil {
 		return fmt.Errorf("load config: %w", err)
@@ -135,7 +138,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		err = errors.Join(err, tel.Shutdown(ctx))
 	}()
 
-	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
+	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr, Token: string(cfg.ConsulToken)})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}
@@ -223,7 +226,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	return lifecycle.Serve(ctx, lifecycle.Options{
 		Service: cfg.ServiceName, Version: cfg.Version,
-		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
+		Addr: cfg.HTTPAddr, InternalAddr: cfg.InternalHTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: handler, Metrics: tel.MetricsHandler,
 		Consul:     registry,
 		DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { os.Exit(testinfra.Main(m)) }
 // changes.
 func TestDiscoveryThroughConsul(t *testing.T) {
 	consul := testinfra.NewConsul(t)
-	client, err := api.NewClient(&api.Config{Address: consul.Addr()})
+	client, err := api.NewClient(&api.Config{Address: consul.Addr(), Token: consul.Token()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -179,7 +179,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	// Calls to other services: product-service for prices, user-service for the token keys.
 	// Both go through Consul, a circuit breaker per upstream, retries and timeouts; nothing is
 	// called at start-up, so order-service starts without them.
-	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
+	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr, Token: string(cfg.ConsulToken)})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}
@@ -216,7 +216,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	return lifecycle.Serve(ctx, lifecycle.Options{
 		Service: cfg.ServiceName, Version: cfg.Version,
-		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
+		Addr: cfg.HTTPAddr, InternalAddr: cfg.InternalHTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: api, Metrics: tel.MetricsHandler,
 		Ready: []lifecycle.Check{
 			{Name: "postgres", Check: db.Ping},

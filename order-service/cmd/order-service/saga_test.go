@@ -57,6 +57,7 @@ func TestSagaThroughKafka(t *testing.T) {
 		"DATABASE_URL":        testinfra.Postgres(t),
 		"KAFKA_BROKERS":       brokers[0],
 		"CONSUL_HTTP_ADDR":    consul.Addr(),
+		"CONSUL_HTTP_TOKEN":   consul.Token(),
 		"HTTP_ADDR":           addr,
 		"ADVERTISE_ADDRESS":   "127.0.0.1",
 		"DRAIN_DELAY":         "0s",

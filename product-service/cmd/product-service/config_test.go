@@ -14,7 +14,7 @@ func TestConfigDefaultsAndJWKSURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.JWKSURL != "http://user-service/.well-known/jwks.json" || cfg.JWTIssuer != "tracecart" ||
-		cfg.JWTAudience != "tracecart" || !cfg.SeedDemoData {
+		cfg.JWTAudience != "tracecart" || cfg.SeedDemoData {
 		t.Errorf("defaults: %+v", cfg)
 	}
 

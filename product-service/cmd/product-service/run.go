@@ -45,8 +45,9 @@ type Config struct {
 	// JWTIssuer and JWTAudience are the iss and aud claims an access token must carry.
 	JWTIssuer   string `env:"JWT_ISSUER" envDefault:"tracecart"`
 	JWTAudience string `env:"JWT_AUDIENCE" envDefault:"tracecart"`
-	// SeedDemoData inserts the demo catalogue at start-up where it is missing.
-	SeedDemoData bool `env:"SEED_DEMO_DATA" envDefault:"true"`
+	// SeedDemoData inserts the demo catalogue at start-up where it is missing. Off unless asked
+	// for, like user-service's demo accounts: a deployment starts with the data it brings.
+	SeedDemoData bool `env:"SEED_DEMO_DATA" envDefault:"false"`
 
 	// OrderServiceURL is where the reconciler asks how an order ended; its host is a service
 	// name that Consul resolves, unless it has a port.
@@ -155,7 +156,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 
-	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
+	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr, Token: string(cfg.ConsulToken)})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}
@@ -205,7 +206,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	return lifecycle.Serve(ctx, lifecycle.Options{
 		Service: cfg.ServiceName, Version: cfg.Version,
-		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
+		Addr: cfg.HTTPAddr, InternalAddr: cfg.InternalHTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: api, Metrics: tel.MetricsHandler,
 		Ready: []lifecycle.Check{
 			{Name: "postgres", Check: db.Ping},

@@ -41,12 +41,14 @@ func TestBinaryServesTheShop(t *testing.T) {
 	// A service name of its own, so its consumer group and Consul entry are the test's alone.
 	service := testinfra.UniqueName(t, "product-service")
 	bin := testinfra.StartBinary(t, map[string]string{
-		"SERVICE_NAME":     service,
-		"DATABASE_URL":     testinfra.Postgres(t),
-		"KAFKA_BROKERS":    brokers,
-		"CONSUL_HTTP_ADDR": consul.Addr(),
-		"JWKS_URL":         jwks.URL + "/.well-known/jwks.json",
-		"DRAIN_DELAY":      "0s",
+		"SERVICE_NAME":      service,
+		"DATABASE_URL":      testinfra.Postgres(t),
+		"KAFKA_BROKERS":     brokers,
+		"CONSUL_HTTP_ADDR":  consul.Addr(),
+		"CONSUL_HTTP_TOKEN": consul.Token(), // a service name of its own: its token would not do
+		"JWKS_URL":          jwks.URL + "/.well-known/jwks.json",
+		"DRAIN_DELAY":       "0s",
+		"SEED_DEMO_DATA":    "true",
 	})
 	base := "http://" + bin.Addr
 	testinfra.WaitFor(t, 60*time.Second, "product-service ready", func() error {

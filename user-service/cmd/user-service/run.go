@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/config"
+	"github.com/tracecart/tracecart/shared/discovery"
+	"github.com/tracecart/tracecart/shared/httpclient"
 	"github.com/tracecart/tracecart/shared/httpserver"
 	"github.com/tracecart/tracecart/shared/inbox"
 	"github.com/tracecart/tracecart/shared/kafka"
@@ -40,10 +41,19 @@ type Config struct {
 	config.Kafka
 	// JWTPrivateKeysPEM holds the token signing keys: one or more PKCS#8 "PRIVATE KEY" PEM
 	// blocks of Ed25519 keys (openssl genpkey -algorithm ed25519). The first signs; the others
-	// are only published, so tokens they signed before a rotation stay valid. Literal "\n"
+	// are only published, so tokens they signed before a rotation stay valid, and a new key
+	// can be published before it signs (shared/auth documents the rotation). Literal "\n"
 	// sequences are read as newlines, for environments that cannot hold multi-line values.
-	// Empty means a key generated at start-up: fine for a demo, wrong for production.
-	JWTPrivateKeysPEM secret `env:"JWT_PRIVATE_KEYS_PEM"`
+	// Required unless DemoMode is set.
+	JWTPrivateKeysPEM config.Secret `env:"JWT_PRIVATE_KEYS_PEM"`
+	// DemoMode is the explicit opt-in to shortcuts no deployment should take: today, starting
+	// without JWT_PRIVATE_KEYS_PEM and signing with a key generated at start-up, which logs
+	// everybody out on every restart and makes sibling instances refuse each other's tokens.
+	DemoMode bool `env:"DEMO_MODE"`
+	// JWKSURL is where this instance looks up a key it does not hold: the key set every
+	// user-service instance publishes, reached through Consul, so a token signed by a sibling
+	// with a key not configured here yet (mid-rotation) is still accepted.
+	JWKSURL string `env:"JWKS_URL" envDefault:"http://user-service/.well-known/jwks.json"`
 	// JWTIssuer and JWTAudience are the iss and aud claims of the tokens; every verifier
 	// checks them.
 	JWTIssuer   string `env:"JWT_ISSUER" envDefault:"tracecart"`
@@ -51,7 +61,32 @@ type Config struct {
 	// TokenTTL is how long an access token is valid.
 	TokenTTL time.Duration `env:"TOKEN_TTL" envDefault:"1h"`
 	// SeedDemoData creates the demo users (alice, bob, admin) at start-up if they are missing.
-	SeedDemoData bool `env:"SEED_DEMO_DATA" envDefault:"true"`
+	// Off unless asked for: the demo admin's password is published in the README.
+	SeedDemoData bool `env:"SEED_DEMO_DATA" envDefault:"false"`
+	// PasswordHashMemory is how much memory password hashes running at once may use together
+	// (Argon2id takes password.DefaultParams.MemoryKiB, 19 MiB, per hash). Zero means half of
+	// GOMEMLIMIT when that is set, else defaultPasswordHashMemory. It bounds how many logins
+	// hash at the same time, so a burst of them waits instead of exhausting the container.
+	PasswordHashMemory config.ByteSize `env:"PASSWORD_HASH_MEMORY"`
+	// GoMemLimit is the Go runtime's soft memory limit, read here only to size the budget above.
+	GoMemLimit config.ByteSize `env:"GOMEMLIMIT"`
+}
+
+// defaultPasswordHashMemory is the hashing budget when neither PASSWORD_HASH_MEMORY nor
+// GOMEMLIMIT is set: three hashes at a time with the default parameters.
+const defaultPasswordHashMemory = 64 << 20
+
+// passwordHashMemory resolves the hashing budget from the configuration.
+func (c *Config) passwordHashMemory() config.ByteSize {
+	switch {
+	case c.PasswordHashMemory > 0:
+		return c.PasswordHashMemory
+	case c.GoMemLimit > 0:
+		// Half: the rest is for everything else the process holds (pools, buffers, telemetry).
+		return c.GoMemLimit / 2
+	default:
+		return defaultPasswordHashMemory
+	}
 }
 
 // Validate checks what the struct tags cannot, the shared service settings included.
@@ -66,6 +101,11 @@ func (c *Config) Validate() error {
 	if c.JWTAudience == "" {
 		errs = append(errs, &config.VarError{Key: "JWT_AUDIENCE", Err: config.ErrRequired})
 	}
+	if c.JWTPrivateKeysPEM == "" && !c.DemoMode {
+		errs = append(errs, &config.VarError{Key: "JWT_PRIVATE_KEYS_PEM", Err: fmt.Errorf(
+			"%w: tokens must be signed with configured keys (set DEMO_MODE=true to sign with a throwaway key)", config.ErrRequired)})
+	}
+	errs = append(errs, config.CheckHTTPURL("JWKS_URL", c.JWKSURL))
 	return errors.Join(errs...)
 }
 
@@ -111,12 +151,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	store := userstore.New(db)
 
-	// Argon2id needs memory per hash; one hash per core at a time keeps a burst of logins from
-	// needing more memory than the machine has.
-	hasher, err := password.NewHasher(password.DefaultParams, runtime.GOMAXPROCS(0))
+	// Argon2id needs memory per hash: the budget, not the number of cores, decides how many run
+	// at once, so a burst of logins on a many-core host cannot exceed the container's memory.
+	budget := cfg.passwordHashMemory()
+	hasher, err := password.NewHasher(password.DefaultParams, uint64(budget)>>10)
 	if err != nil {
 		return err
 	}
+	log.InfoContext(ctx, "password hashing bounded", slog.String("memory_budget", budget.String()),
+		slog.Int("concurrent_hashes", hasher.Concurrency()))
 	accounts, err := account.NewService(store, hasher)
 	if err != nil {
 		return err
@@ -132,10 +175,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	tokens, err := token.NewIssuer(token.Options{
 		Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.TokenTTL,
 	})
-	if err != nil {
-		return err
-	}
-	verifier, err := token.NewVerifier(keys, cfg.JWTIssuer, cfg.JWTAudience)
 	if err != nil {
 		return err
 	}
@@ -172,9 +211,28 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 
-	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
+	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr, Token: string(cfg.ConsulToken)})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
+	}
+
+	// Private routes trust this instance's own keys directly, and look up any other key in the
+	// set the instances publish, through Consul: a sibling may sign with a key this instance
+	// does not hold yet.
+	resolver := discovery.NewConsulResolver(registry, discovery.WithLogger(log))
+	defer func() { err = errors.Join(err, resolver.Close()) }()
+	jwksClient, err := httpclient.New(httpclient.Options{
+		Resolver: resolver, Logger: log,
+		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagators: tel.Propagator,
+	})
+	if err != nil {
+		return fmt.Errorf("jwks client: %w", err)
+	}
+	verifier, err := token.NewVerifier(token.VerifierOptions{
+		Keys: keys, JWKSURL: cfg.JWKSURL, HTTPClient: jwksClient, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+	})
+	if err != nil {
+		return err
 	}
 
 	router, err := httpapi.NewRouter(httpserver.RouterOptions{
@@ -189,7 +247,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	return lifecycle.Serve(ctx, lifecycle.Options{
 		Service: cfg.ServiceName, Version: cfg.Version,
-		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
+		Addr: cfg.HTTPAddr, InternalAddr: cfg.InternalHTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: router, Metrics: tel.MetricsHandler,
 		Ready: []lifecycle.Check{
 			{Name: "postgres", Check: db.Ping},
@@ -207,8 +265,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 }
 
 // signingKeys loads the token signing keys from JWT_PRIVATE_KEYS_PEM, or generates one when it
-// is empty. Only key IDs (public thumbprints) are ever logged, never key material.
-func signingKeys(ctx context.Context, pemKeys secret, log *slog.Logger) (*auth.KeySet, error) {
+// is empty (which Validate allows only in DEMO_MODE). Only key IDs (public thumbprints) are
+// ever logged, never key material.
+func signingKeys(ctx context.Context, pemKeys config.Secret, log *slog.Logger) (*auth.KeySet, error) {
 	var keys []auth.Key
 	if pemKeys == "" {
 		key, err := auth.GenerateKey()
@@ -217,7 +276,7 @@ func signingKeys(ctx context.Context, pemKeys secret, log *slog.Logger) (*auth.K
 		}
 		keys = []auth.Key{key}
 		log.WarnContext(ctx, "JWT_PRIVATE_KEYS_PEM is empty: signing tokens with a key generated at start-up; "+
-			"tokens will not survive a restart and other instances will not accept them (demo only)",
+			"tokens will not survive a restart and other instances will not accept them (DEMO_MODE only)",
 			slog.String("kid", key.ID()))
 	} else {
 		var err error
@@ -237,24 +296,3 @@ func signingKeys(ctx context.Context, pemKeys secret, log *slog.Logger) (*auth.K
 	}
 	return set, nil
 }
-
-// secret is a configuration value that must never be printed: fmt, slog and JSON all show
-// "[redacted]" instead (compare config.DSN). Convert it with string(s) where it is used.
-type secret string
-
-// String returns "[redacted]", or "" for an empty secret, so a log can say whether it is set.
-func (s secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString keeps %#v redacted too.
-func (s secret) GoString() string { return "secret(" + s.String() + ")" }
-
-// LogValue makes slog log the redacted form.
-func (s secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText makes encoding/json write the redacted form.
-func (s secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

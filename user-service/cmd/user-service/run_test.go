@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tracecart/tracecart/shared/auth"
+	"github.com/tracecart/tracecart/shared/config"
 	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
@@ -22,7 +24,40 @@ func TestBinaryLifecycle(t *testing.T) {
 	testinfra.CheckLifecycle(t, "user-service", map[string]string{
 		"DATABASE_URL":  testinfra.Postgres(t),
 		"KAFKA_BROKERS": testinfra.Kafka(t),
+		"DEMO_MODE":     "true", // no keys configured: sign with a throwaway one
 	})
+}
+
+// TestRunRefusesWithoutKeys: outside DEMO_MODE, a user-service with no configured signing key
+// must not start, since its tokens would die with the process and its siblings would refuse them.
+func TestRunRefusesWithoutKeys(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "postgres://u:p@127.0.0.1:1/x"}
+	err := run(t.Context(), func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "JWT_PRIVATE_KEYS_PEM") || !strings.Contains(err.Error(), "DEMO_MODE") {
+		t.Fatalf("run without keys = %v, want an error naming JWT_PRIVATE_KEYS_PEM and DEMO_MODE", err)
+	}
+}
+
+func TestPasswordHashMemory(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want config.ByteSize
+	}{
+		{map[string]string{}, defaultPasswordHashMemory},
+		{map[string]string{"GOMEMLIMIT": "100MiB"}, 50 << 20},
+		{map[string]string{"GOMEMLIMIT": "off"}, defaultPasswordHashMemory},
+		{map[string]string{"GOMEMLIMIT": "100MiB", "PASSWORD_HASH_MEMORY": "20MiB"}, 20 << 20},
+	} {
+		tc.env["DATABASE_URL"], tc.env["DEMO_MODE"] = "postgres://u:p@db/x", "true"
+		cfg, err := config.Load[Config](config.WithDefaults(func(k string) string { return tc.env[k] },
+			map[string]string{"SERVICE_NAME": "user-service"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.passwordHashMemory(); got != tc.want {
+			t.Errorf("%v: budget %s, want %s", tc.env, got, tc.want)
+		}
+	}
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {
@@ -54,8 +89,10 @@ func TestBinaryWithConfiguredKeys(t *testing.T) {
 		"DATABASE_URL":         testinfra.Postgres(t),
 		"KAFKA_BROKERS":        testinfra.Kafka(t),
 		"CONSUL_HTTP_ADDR":     consul.Addr(),
+		"CONSUL_HTTP_TOKEN":    consul.Token(),
 		"JWT_PRIVATE_KEYS_PEM": string(pemKey),
 		"TOKEN_TTL":            "5m",
+		"SEED_DEMO_DATA":       "true",
 		"DRAIN_DELAY":          "0s",
 	}
 	for run, wantSeeded := range []string{`"created":3`, `"created":0`} {
@@ -114,7 +151,7 @@ func TestBinaryWithConfiguredKeys(t *testing.T) {
 }
 
 func TestSecretIsNeverPrinted(t *testing.T) {
-	s := secret("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----")
+	s := config.Secret("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----")
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", Config{JWTPrivateKeysPEM: s})
 	encoded, _ := json.Marshal(Config{JWTPrivateKeysPEM: s})

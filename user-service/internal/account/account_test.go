@@ -109,7 +109,7 @@ func (m *memUsers) SeedUser(ctx context.Context, u account.User, b int64) (bool,
 
 func newService(t *testing.T) (*account.Service, *memUsers) {
 	t.Helper()
-	h, err := password.NewHasher(password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 1)
+	h, err := password.NewHasher(password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func newAPI(t *testing.T) *api {
 	pool := testdb.Open(t)
 	store := postgres.New(pool)
 	// Cheap hashing parameters keep the suite fast; the routes do not depend on them.
-	hasher, err := password.NewHasher(password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 4)
+	hasher, err := password.NewHasher(password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 4*64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func newAPI(t *testing.T) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, err := token.NewVerifier(keys, issuer, audience)
+	verifier, err := token.NewVerifier(token.VerifierOptions{Keys: keys, Issuer: issuer, Audience: audience})
 	if err != nil {
 		t.Fatal(err)
 	}

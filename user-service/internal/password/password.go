@@ -9,6 +9,7 @@
 package password
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -17,6 +18,7 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/sync/semaphore"
 )
 
 // ErrMalformedHash means a stored hash is not a PHC string this package can check. It is an
@@ -51,22 +53,32 @@ const (
 var b64 = base64.RawStdEncoding
 
 // Hasher hashes and verifies passwords with fixed parameters. Hashing is deliberately
-// expensive in memory, so a Hasher also bounds how many hashes run at once: a burst of logins
-// waits its turn instead of allocating MemoryKiB each all at the same time.
+// expensive in memory, so a Hasher also bounds the memory all hashes running at once may use:
+// a burst of logins waits its turn instead of allocating MemoryKiB each at the same time and
+// getting the process killed for running out of memory.
 type Hasher struct {
-	params Params
-	slots  chan struct{}
+	params    Params
+	budgetKiB int64
+	memory    *semaphore.Weighted // KiB of the budget in use by running hashes
 }
 
-// NewHasher returns a Hasher that hashes with p and runs at most concurrency hashes at a time
-// (at least one).
-func NewHasher(p Params, concurrency int) (*Hasher, error) {
+// NewHasher returns a Hasher that hashes with p and lets hashes run together only while their
+// memory adds up to at most budgetKiB. A budget smaller than one hash still lets one run at a
+// time, as does a stored hash made with more memory than the whole budget.
+func NewHasher(p Params, budgetKiB uint64) (*Hasher, error) {
 	if p.MemoryKiB < 8*uint32(p.Parallelism) || p.MemoryKiB > maxMemoryKiB ||
 		p.Iterations < 1 || p.Iterations > maxIterations || p.Parallelism < 1 {
 		return nil, fmt.Errorf("new password hasher: unusable parameters %+v", p)
 	}
-	return &Hasher{params: p, slots: make(chan struct{}, max(concurrency, 1))}, nil
+	budget := int64(max(budgetKiB, uint64(p.MemoryKiB)))
+	if budgetKiB > 1<<40 {
+		budget = 1 << 40 // no machine has a petabyte; keeps the int64 arithmetic safe
+	}
+	return &Hasher{params: p, budgetKiB: budget, memory: semaphore.NewWeighted(budget)}, nil
 }
+
+// Concurrency is how many hashes with the Hasher's own parameters run at once at most.
+func (h *Hasher) Concurrency() int { return int(h.budgetKiB / int64(h.params.MemoryKiB)) }
 
 // Hash returns the PHC string of password with a fresh random salt.
 func (h *Hasher) Hash(password string) (string, error) {
@@ -92,10 +104,12 @@ func (h *Hasher) Verify(password, encoded string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// derive runs Argon2id once a slot is free.
+// derive runs Argon2id once p.MemoryKiB of the budget is free (the whole budget if it needs
+// more).
 func (h *Hasher) derive(password string, salt []byte, p Params, n uint32) []byte {
-	h.slots <- struct{}{}
-	defer func() { <-h.slots }()
+	weight := min(int64(p.MemoryKiB), h.budgetKiB)
+	_ = h.memory.Acquire(context.Background(), weight) // cannot fail: the context never ends
+	defer h.memory.Release(weight)
 	return argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
 }
 

@@ -3,6 +3,7 @@ package password_test
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tracecart/tracecart/user-service/internal/password"
@@ -13,7 +14,7 @@ var cheap = password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 
 func newHasher(t *testing.T, p password.Params) *password.Hasher {
 	t.Helper()
-	h, err := password.NewHasher(p, 2)
+	h, err := password.NewHasher(p, 2*uint64(p.MemoryKiB))
 	if err != nil {
 		t.Fatalf("NewHasher: %v", err)
 	}
@@ -103,5 +104,52 @@ func TestNewHasherRejectsUnusableParams(t *testing.T) {
 	}
 	if _, err := password.NewHasher(password.DefaultParams, 1); err != nil {
 		t.Errorf("NewHasher(DefaultParams): %v", err)
+	}
+}
+
+// TestMemoryBudget checks how the budget turns into concurrency, and that hashes bigger than
+// the whole budget (a stored hash made with stronger parameters) still run, one at a time.
+func TestMemoryBudget(t *testing.T) {
+	for _, tc := range []struct {
+		budgetKiB uint64
+		want      int
+	}{
+		{budgetKiB: 0, want: 1},
+		{budgetKiB: 64, want: 1},
+		{budgetKiB: 200, want: 3},
+		{budgetKiB: 1 << 50, want: (1 << 40) / 64},
+	} {
+		h, err := password.NewHasher(cheap, tc.budgetKiB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.Concurrency(); got != tc.want {
+			t.Errorf("budget %d KiB: Concurrency() = %d, want %d", tc.budgetKiB, got, tc.want)
+		}
+	}
+
+	strong := newHasher(t, password.Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1})
+	stored, err := strong.Hash("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := password.NewHasher(cheap, 128) // less than one of the stored hashes
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			ok, err := small.Verify("correct horse", stored)
+			if err == nil && !ok {
+				err = errors.New("password did not match")
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Errorf("verifying a hash larger than the budget: %v", err)
 	}
 }

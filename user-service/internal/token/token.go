@@ -1,8 +1,8 @@
 // Package token issues user-service's access tokens and checks them on its own private routes.
 //
 // Signing is shared/auth's KeySet; this package adds what a login needs on top (the claims
-// tracecart puts in a token and their lifetime), and a Verifier that reads the key set in
-// process. user-service checks its own tokens with the same strict auth.Verifier every other
+// tracecart puts in a token and their lifetime), and a Verifier that reads the instance's own
+// key set in process and the set its siblings publish when it meets a key it does not hold. user-service checks its own tokens with the same strict auth.Verifier every other
 // service uses rather than a shortcut of its own, so a token is accepted here exactly when it
 // would be accepted anywhere else.
 package token
@@ -10,6 +10,7 @@ package token
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -72,13 +73,30 @@ func (i *Issuer) Issue(userID uuid.UUID, roles []string) (Token, error) {
 	return Token{AccessToken: signed, ExpiresIn: i.opts.TTL}, nil
 }
 
-// NewVerifier returns an auth.Verifier for tokens signed by keys: user-service checks the tokens
-// it issued against its own key set, with no round trip to its own JWKS endpoint. Everything
-// else (algorithm, issuer, audience, expiry and leeway checks) is the shared code path.
-func NewVerifier(keys *auth.KeySet, issuer, audience string) (*auth.Verifier, error) {
-	v, err := auth.NewVerifier(auth.VerifierOptions{KeySet: keys, Issuer: issuer, Audience: audience})
+// VerifierOptions configure NewVerifier. Keys, Issuer and Audience are required; JWKSURL and
+// HTTPClient are for an instance that runs beside others.
+type VerifierOptions struct {
+	// Keys are this instance's own keys, trusted with no round trip.
+	Keys *auth.KeySet
+	// JWKSURL, when set, is where a key this instance does not hold is looked up: the set
+	// that every instance publishes. HTTPClient fetches it (a discovery-aware client).
+	JWKSURL    string
+	HTTPClient *http.Client
+	Issuer     string
+	Audience   string
+}
+
+// NewVerifier returns an auth.Verifier for the tokens user-service issues: those signed by its
+// own keys, checked in process, and, with a JWKSURL, those its sibling instances signed with a
+// key this one does not have. Everything else (algorithm, issuer, audience, expiry and leeway
+// checks) is the shared code path.
+func NewVerifier(opts VerifierOptions) (*auth.Verifier, error) {
+	v, err := auth.NewVerifier(auth.VerifierOptions{
+		KeySet: opts.Keys, JWKSURL: opts.JWKSURL, HTTPClient: opts.HTTPClient,
+		Issuer: opts.Issuer, Audience: opts.Audience,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("new local token verifier: %w", err)
+		return nil, fmt.Errorf("new token verifier: %w", err)
 	}
 	return v, nil
 }

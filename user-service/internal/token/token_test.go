@@ -32,7 +32,7 @@ func TestIssueAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := token.NewVerifier(keys, "tracecart", "tracecart")
+	v, err := token.NewVerifier(token.VerifierOptions{Keys: keys, Issuer: "tracecart", Audience: "tracecart"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestIssueAndVerify(t *testing.T) {
 	}
 
 	// The same verifier refuses what another service would refuse.
-	otherAudience, err := token.NewVerifier(keys, "tracecart", "billing")
+	otherAudience, err := token.NewVerifier(token.VerifierOptions{Keys: keys, Issuer: "tracecart", Audience: "billing"})
 	if err != nil {
 		t.Fatal(err)
 	}
