@@ -75,7 +75,7 @@ func (e *sqlError) Error() string    { return "ERROR: " + e.msg + " (SQLSTATE " 
 func (e *sqlError) SQLState() string { return e.code }
 
 // newTestServer returns a testServer; opts may set MaxBodyBytes, the rest is filled in.
-func newTestServer(t *testing.T, opts httpserver.RouterOptions) *testServer {
+func newTestServer(t testing.TB, opts httpserver.RouterOptions) *testServer {
 	t.Helper()
 	s := &testServer{spans: tracetest.NewInMemoryExporter(), logs: &syncBuffer{}}
 	tel, err := telemetry.Setup(t.Context(), telemetry.Options{

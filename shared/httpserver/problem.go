@@ -131,11 +131,27 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 
 // statusOf returns the status for err and the detail to show if the status is a 4xx.
 func statusOf(r *http.Request, err error) (status int, detail string) {
+	var mapError ErrorMapper
+	if state := stateFrom(r.Context()); state != nil {
+		mapError = state.mapError
+	}
+	return statusFor(err, mapError)
+}
+
+// StatusOf returns the status WriteError answers err with in a router whose MapError is
+// mapError (which may be nil). Tests and fuzz targets use it to check that an input can only
+// ever be refused with a 4xx, without serving a request.
+func StatusOf(err error, mapError ErrorMapper) int {
+	status, _ := statusFor(err, mapError)
+	return status
+}
+
+func statusFor(err error, mapError ErrorMapper) (status int, detail string) {
 	if reqErr, ok := errors.AsType[*RequestError](err); ok {
 		return reqErr.Status, reqErr.Detail
 	}
-	if state := stateFrom(r.Context()); state != nil && state.mapError != nil {
-		if status, ok := state.mapError(err); ok && status >= 400 && status <= 599 {
+	if mapError != nil {
+		if status, ok := mapError(err); ok && status >= 400 && status <= 599 {
 			return status, err.Error()
 		}
 	}

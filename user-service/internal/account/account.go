@@ -101,6 +101,15 @@ func (r Registration) Validate() error {
 	return nil
 }
 
+// ValidateEmail checks a normalised email address by the rule registration applies, for the
+// other places an address arrives from a client (logging in), so that one rule decides.
+func ValidateEmail(email string) error {
+	if !validEmail(email) {
+		return fmt.Errorf("%w: email must be a valid email address", ErrInvalid)
+	}
+	return nil
+}
+
 // validEmail accepts a bare address (no display name, no angle brackets) with a domain.
 func validEmail(email string) bool {
 	if email == "" || len(email) > MaxEmailLen {
@@ -172,8 +181,8 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 // and whatever the client sent never reaches the database.
 func (s *Service) Authenticate(ctx context.Context, email, pass string) (User, error) {
 	email = NormalizeEmail(email)
-	if !validEmail(email) {
-		return User{}, fmt.Errorf("%w: email must be a valid email address", ErrInvalid)
+	if err := ValidateEmail(email); err != nil {
+		return User{}, err
 	}
 	u, err := s.users.UserByEmail(ctx, email)
 	switch {
