@@ -31,7 +31,9 @@
 // request's data ([SQLStateError], SQLSTATE class 22 or 23) is a 422 or 409, and anything else
 // is a 500 whose text is never shown to the client but logged on the request's access log line.
 //
-// Health checks and /metrics are best mounted in front of this router (on an http.ServeMux that
-// hands everything else to it), so that Consul's checks and Prometheus's scrapes, which arrive
-// every few seconds, are neither traced nor logged.
+// Health checks and /metrics are best mounted in front of this router, so that Consul's checks
+// and Prometheus's scrapes, which arrive every few seconds, are neither traced nor logged; hand
+// every other path to the router as it came (shared/lifecycle matches those few paths exactly),
+// not through an http.ServeMux, whose own bare redirect of unclean paths would pre-empt the
+// router's.
 package httpserver

@@ -180,10 +180,21 @@ func routes(o Options, draining *atomic.Bool) http.Handler {
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
 	}
-	if o.Handler != nil {
-		mux.Handle("/", o.Handler)
+	if o.Handler == nil {
+		return mux
 	}
-	return mux
+	// Every other path goes to the service's handler as it came. Through the ServeMux, a path
+	// with "." or ".." segments or doubled slashes would get the ServeMux's own bare redirect,
+	// without the trace, request ID and problem body that the service's router gives every
+	// answer (shared/httpserver answers such paths itself).
+	operational := map[string]bool{"/health/live": true, "/health/ready": true, "/version": true, "/metrics": o.Metrics != nil}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if operational[r.URL.Path] {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		o.Handler.ServeHTTP(w, r)
+	})
 }
 
 // readiness runs every check with a short deadline and reports each result by name.
