@@ -37,9 +37,24 @@ const (
 
 // BreakerSettings tunes every per-upstream breaker. Zero fields take the defaults in
 // parentheses.
+//
+// The policy is the one Polly (.NET) and resilience4j (Java) use, a failure rate over a rolling
+// window with a minimum number of calls, and not "n failures in a row": a breaker shared by every
+// client must not open because one client's requests fail. Over the last Window, once at least
+// MinimumCalls calls have finished, the breaker opens if FailureRatio or more of them failed. A
+// handful of failures in a busy window are diluted by everyone else's successes; in a quiet one
+// they are too few to count. Only a sustained share of failures, which is what an unwell upstream
+// produces, opens it.
 type BreakerSettings struct {
-	// FailureThreshold is the number of consecutive failures that opens the breaker (5).
-	FailureThreshold uint32
+	// FailureRatio is the share of failed calls in the window, from 0 to 1, at which the breaker
+	// opens (0.5).
+	FailureRatio float64
+	// MinimumCalls is how many calls must have finished in the window before the breaker
+	// judges the upstream at all (20).
+	MinimumCalls uint32
+	// Window is how far back the breaker looks (10s). It rolls forward in tenths, so a failure
+	// stops counting about Window after it happened.
+	Window time.Duration
 	// OpenTimeout is how long an open breaker rejects calls before it lets a trial call
 	// through (5s).
 	OpenTimeout time.Duration
@@ -48,20 +63,49 @@ type BreakerSettings struct {
 	HalfOpenCalls uint32
 }
 
+// windowBuckets is how many parts the window rolls forward in.
+const windowBuckets = 10
+
 func (s BreakerSettings) withDefaults() BreakerSettings {
-	s.FailureThreshold = cmp.Or(s.FailureThreshold, 5)
+	s.FailureRatio = cmp.Or(s.FailureRatio, 0.5)
+	s.MinimumCalls = cmp.Or(s.MinimumCalls, 20)
+	s.Window = cmp.Or(s.Window, 10*time.Second)
 	s.OpenTimeout = cmp.Or(s.OpenTimeout, 5*time.Second)
 	s.HalfOpenCalls = cmp.Or(s.HalfOpenCalls, 1)
 	return s
 }
 
+// Validate reports settings that cannot work: a ratio outside (0, 1] or a negative duration.
+// Zero values are fine: they mean the defaults.
+func (s BreakerSettings) Validate() error {
+	var errs []error
+	if s.FailureRatio < 0 || s.FailureRatio > 1 {
+		errs = append(errs, fmt.Errorf("breaker failure ratio %g is not between 0 and 1", s.FailureRatio))
+	}
+	if s.Window < 0 || s.OpenTimeout < 0 {
+		errs = append(errs, fmt.Errorf("breaker window %s and open timeout %s must not be negative", s.Window, s.OpenTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// readyToTrip is the policy: enough calls finished in the window, and too large a share failed.
+func (s BreakerSettings) readyToTrip(c gobreaker.Counts) bool {
+	finished := c.TotalSuccesses + c.TotalFailures // Requests also counts calls still under way
+	return finished >= s.MinimumCalls && float64(c.TotalFailures) >= s.FailureRatio*float64(finished)
+}
+
 // BreakerTransport keeps one circuit breaker per upstream (the URL's host, which is the service
 // name before resolution), so one failing service does not cut a client off from the others.
 //
-// Only transport errors and 5xx answers count as failures. A 4xx answer means the upstream is
-// healthy and the request was wrong, and a call the caller cancelled says nothing about the
-// upstream at all. A 5xx answer still reaches the caller unchanged: the breaker only keeps
-// score. While a breaker is open, calls fail at once with an error wrapping ErrCircuitOpen.
+// Only what says the upstream is unwell counts as a failure: a transport error (including a
+// timeout) and the answers 500, 502, 503 and 504. A 4xx means the upstream is healthy and the
+// request was wrong; other 5xx (501 Not Implemented, 505 HTTP Version Not Supported, ...) are
+// about the request too; and a call the caller cancelled says nothing about the upstream at all.
+// 500 is counted because tracecart's services answer it only for their own faults: every input
+// check happens at their edge (shared/httpserver), so no request, however hostile, can make one
+// answer 500, and a 500 that a client can cause is a bug to fix there, not a reason to trust the
+// breaker less. Any answer still reaches the caller unchanged: the breaker only keeps score.
+// While a breaker is open, calls fail at once with an error wrapping ErrCircuitOpen.
 type BreakerTransport struct {
 	next     http.RoundTripper
 	settings BreakerSettings
@@ -80,6 +124,9 @@ var _ http.RoundTripper = (*BreakerTransport)(nil)
 func NewBreakerTransport(next http.RoundTripper, s BreakerSettings, meter metric.Meter, logger *slog.Logger) (*BreakerTransport, error) {
 	if meter == nil {
 		meter = otel.GetMeterProvider().Meter(instrumentationScope)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
 	}
 	t := &BreakerTransport{
 		next:     next,
@@ -143,23 +190,24 @@ func (t *BreakerTransport) observeStates(_ context.Context, o metric.Int64Observ
 
 // Outcomes as the breaker books them. Callers never see these errors.
 var (
-	errServerError    = errors.New("upstream answered 5xx")
+	errUnwell         = errors.New("upstream answered that it is unwell")
 	errCallerCanceled = errors.New("caller canceled the call")
 )
 
 // outcome classifies a finished call for the breaker: nil is a success, errCallerCanceled is
-// not counted, anything else is a failure.
+// not counted, anything else is a failure (see BreakerTransport for why these).
 func outcome(ctx context.Context, resp *http.Response, err error) error {
 	switch {
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		return errCallerCanceled
 	case err != nil:
 		return err
-	case resp.StatusCode >= http.StatusInternalServerError:
-		return errServerError
-	default:
-		return nil
 	}
+	switch resp.StatusCode {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return fmt.Errorf("%w: %d", errUnwell, resp.StatusCode)
+	}
+	return nil
 }
 
 // stateValue maps a breaker state to the gauge's value.
@@ -204,11 +252,13 @@ func newBreaker(upstream string, s BreakerSettings, logger *slog.Logger) *breake
 		logger:   logger,
 	}
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        upstream,
-		MaxRequests: s.HalfOpenCalls,
-		Timeout:     s.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= s.FailureThreshold },
-		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerCanceled) },
+		Name:         upstream,
+		MaxRequests:  s.HalfOpenCalls,
+		Interval:     s.Window,
+		BucketPeriod: max(s.Window/windowBuckets, time.Millisecond),
+		Timeout:      s.OpenTimeout,
+		ReadyToTrip:  s.readyToTrip,
+		IsExcluded:   func(err error) bool { return errors.Is(err, errCallerCanceled) },
 		// Called by the gobreaker inside allow or finish, so with mu held.
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			b.state.Store(int64(to))

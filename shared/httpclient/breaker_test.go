@@ -8,12 +8,14 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 func TestBreakerOpensRejectsAndRecovers(t *testing.T) {
 	up := startUpstream(t, http.StatusInternalServerError)
 	tel := newTelemetry(t)
-	client := tel.client(t, Options{Breaker: BreakerSettings{FailureThreshold: 3, OpenTimeout: 200 * time.Millisecond}})
+	client := tel.client(t, Options{Breaker: BreakerSettings{MinimumCalls: 3, OpenTimeout: 200 * time.Millisecond}})
 	url := up.server.URL + "/products/42"
 	get := func() (int, error) { return call(t, client, newRequest(t, http.MethodGet, url, nil)) }
 
@@ -74,7 +76,7 @@ func TestBreakerOpensRejectsAndRecovers(t *testing.T) {
 func TestBreakerIgnoresClientErrors(t *testing.T) {
 	up := startUpstream(t, http.StatusNotFound)
 	tel := newTelemetry(t)
-	client := tel.client(t, Options{Breaker: BreakerSettings{FailureThreshold: 2}})
+	client := tel.client(t, Options{Breaker: BreakerSettings{MinimumCalls: 2}})
 
 	for i := range 5 {
 		status, err := call(t, client, newRequest(t, http.MethodGet, up.server.URL+"/products/missing", nil))
@@ -92,7 +94,7 @@ func TestBreakerCountsTransportErrors(t *testing.T) {
 	addr := closedAddr(t)
 	tel := newTelemetry(t)
 	client := tel.client(t, Options{
-		Breaker: BreakerSettings{FailureThreshold: 2},
+		Breaker: BreakerSettings{MinimumCalls: 2},
 		Retry:   RetryPolicy{MaxAttempts: 1},
 	})
 	url := "http://" + addr + "/products"
@@ -112,7 +114,7 @@ func TestBreakerCountsTransportErrors(t *testing.T) {
 func TestBreakerKeepsUpstreamsApart(t *testing.T) {
 	failing, healthy := startUpstream(t, http.StatusInternalServerError), startUpstream(t, http.StatusOK)
 	tel := newTelemetry(t)
-	client := tel.client(t, Options{Breaker: BreakerSettings{FailureThreshold: 1}})
+	client := tel.client(t, Options{Breaker: BreakerSettings{MinimumCalls: 1}})
 
 	if status, _ := call(t, client, newRequest(t, http.MethodGet, failing.server.URL, nil)); status != http.StatusInternalServerError {
 		t.Fatalf("status %d, want 500", status)
@@ -138,8 +140,14 @@ func TestOutcome(t *testing.T) {
 	}{
 		{"2xx is a success", context.Background(), http.StatusOK, nil, nil},
 		{"4xx is the caller's mistake, a success for the upstream", context.Background(), http.StatusConflict, nil, nil},
-		{"5xx is a failure", context.Background(), http.StatusServiceUnavailable, nil, errServerError},
+		{"500 is a failure", context.Background(), http.StatusInternalServerError, nil, errUnwell},
+		{"502 is a failure", context.Background(), http.StatusBadGateway, nil, errUnwell},
+		{"503 is a failure", context.Background(), http.StatusServiceUnavailable, nil, errUnwell},
+		{"504 is a failure", context.Background(), http.StatusGatewayTimeout, nil, errUnwell},
+		{"501 is about the request, not the upstream's health", context.Background(), http.StatusNotImplemented, nil, nil},
+		{"429 is the caller's rate, not the upstream's health", context.Background(), http.StatusTooManyRequests, nil, nil},
 		{"a transport error is a failure", context.Background(), 0, connErr, connErr},
+		{"a timeout is a failure", context.Background(), 0, context.DeadlineExceeded, context.DeadlineExceeded},
 		{"a call the caller cancelled is not counted", canceled, 0, context.Canceled, errCallerCanceled},
 	}
 	for _, tt := range tests {
@@ -152,6 +160,116 @@ func TestOutcome(t *testing.T) {
 				t.Errorf("outcome = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestBreakerPolicy(t *testing.T) {
+	s := BreakerSettings{}.withDefaults() // 50 % of at least 20 calls
+	tests := []struct {
+		name                string
+		successes, failures uint32
+		inFlight            uint32
+		want                bool
+	}{
+		{"nothing yet", 0, 0, 0, false},
+		{"every call failed, but too few to judge", 0, 19, 0, false},
+		{"calls under way are not judged", 0, 19, 50, false},
+		{"every call failed, enough of them", 0, 20, 0, true},
+		{"exactly the ratio", 10, 10, 0, true},
+		{"just under the ratio", 11, 9, 0, false},
+		{"one client's failures diluted by everyone's successes", 95, 5, 0, false},
+		{"most of a busy window failed", 40, 60, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := gobreaker.Counts{
+				Requests:       tt.successes + tt.failures + tt.inFlight,
+				TotalSuccesses: tt.successes,
+				TotalFailures:  tt.failures,
+			}
+			if got := s.readyToTrip(c); got != tt.want {
+				t.Errorf("readyToTrip(%+v) = %t, want %t", c, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBreakerSettingsValidate(t *testing.T) {
+	tests := []struct {
+		s      BreakerSettings
+		wantOK bool
+	}{
+		{BreakerSettings{}, true},
+		{BreakerSettings{FailureRatio: 1}, true},
+		{BreakerSettings{FailureRatio: 1.5}, false},
+		{BreakerSettings{FailureRatio: -0.1}, false},
+		{BreakerSettings{Window: -time.Second}, false},
+		{BreakerSettings{OpenTimeout: -time.Second}, false},
+	}
+	for _, tt := range tests {
+		if err := tt.s.Validate(); (err == nil) != tt.wantOK {
+			t.Errorf("%+v.Validate() = %v, want ok %t", tt.s, err, tt.wantOK)
+		}
+	}
+}
+
+// TestOneClientsFailuresDoNotOpenASharedBreaker is the reason for the policy: failures that one
+// client causes, mixed into everybody else's traffic, leave the breaker closed, where five
+// consecutive failures used to open it for everyone.
+func TestOneClientsFailuresDoNotOpenASharedBreaker(t *testing.T) {
+	up := startUpstream(t, http.StatusOK)
+	tel := newTelemetry(t)
+	client := tel.client(t, Options{Retry: RetryPolicy{MaxAttempts: 1}}) // the default policy
+	url := up.server.URL + "/products"
+
+	for i := range 60 {
+		// Normal traffic, then runs of five failures (which opened the old breaker) in every
+		// twelve calls.
+		if hostile := i >= 12 && i%12 < 5; hostile {
+			up.status.Store(http.StatusInternalServerError)
+		} else {
+			up.status.Store(http.StatusOK)
+		}
+		status, err := call(t, client, newRequest(t, http.MethodGet, url, nil))
+		if err != nil {
+			t.Fatalf("call %d: %v; the breaker opened on one client's failures", i+1, err)
+		}
+		if want := int(up.status.Load()); status != want {
+			t.Fatalf("call %d = %d, want %d", i+1, status, want)
+		}
+	}
+	assertBreakerState(t, tel, up.host(), 0)
+}
+
+// TestBreakerForgetsFailuresOlderThanTheWindow: failures that fell out of the window do not add
+// up with new ones.
+func TestBreakerForgetsFailuresOlderThanTheWindow(t *testing.T) {
+	up := startUpstream(t, http.StatusInternalServerError)
+	tel := newTelemetry(t)
+	const window = 200 * time.Millisecond
+	client := tel.client(t, Options{Breaker: BreakerSettings{MinimumCalls: 4, Window: window}, Retry: RetryPolicy{MaxAttempts: 1}})
+	get := func() error {
+		_, err := call(t, client, newRequest(t, http.MethodGet, up.server.URL, nil))
+		return err
+	}
+
+	for range 3 {
+		if err := get(); err != nil {
+			t.Fatalf("call below the minimum: %v", err)
+		}
+	}
+	time.Sleep(window + window/2)
+	for i := range 3 {
+		if err := get(); err != nil {
+			t.Fatalf("call %d after the window rolled on: %v, want the old failures forgotten", i+1, err)
+		}
+	}
+	// The fourth failure inside one window is enough.
+	if err := get(); err != nil {
+		t.Fatalf("fourth call in the window: %v", err)
+	}
+	if err := get(); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("call after four failures in the window = %v, want ErrCircuitOpen", err)
 	}
 }
 

@@ -6,6 +6,8 @@
 //
 //	otelhttp        one client span per request, W3C traceparent injected into the headers
 //	breaker         one circuit breaker per upstream; rejects at once while the upstream is down
+//	                (it opens on a failure rate over a rolling window, never on one client's
+//	                failures: see BreakerSettings)
 //	retry           jittered exponential backoff, for idempotent requests only
 //	resolving       "http://product-service/..." → one healthy instance, picked per attempt
 //	http.Transport  timeouts on dialling, TLS, and waiting for response headers

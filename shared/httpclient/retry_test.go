@@ -15,7 +15,7 @@ import (
 // fastRetries keeps the tests quick; a breaker that never opens keeps it out of the way.
 var fastRetries = Options{
 	Retry:   RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
-	Breaker: BreakerSettings{FailureThreshold: 1000},
+	Breaker: BreakerSettings{MinimumCalls: 1000},
 }
 
 func TestRetryOnlyIdempotentRequests(t *testing.T) {

@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // RequestError is a request that the server will not process because of the request itself:
@@ -34,7 +36,10 @@ func (e *RequestError) Unwrap() error { return e.Err }
 
 // DecodeJSON decodes the body of r, which must be exactly one JSON value of media type
 // application/json, into dst. It is strict on purpose: a field the server does not know, or
-// data after the value, is far more likely a client bug than something to ignore.
+// data after the value, is far more likely a client bug than something to ignore. For the same
+// reason it refuses a body that is not valid UTF-8 (which encoding/json would quietly repair
+// with U+FFFD) and any decoded string that contains NUL (which Postgres cannot store): see
+// input.go.
 //
 // It returns a *RequestError for every fault of the request, and a plain error only when dst
 // cannot be decoded into at all, which is the handler's bug.
@@ -46,24 +51,32 @@ func DecodeJSON(r *http.Request, dst any) error {
 			Detail: "Content-Type must be application/json",
 		}
 	}
+	// The router caps the body (RouterOptions.MaxBodyBytes), so reading it whole is bounded.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	return decodeJSON(body, dst)
+}
 
-	dec := json.NewDecoder(r.Body)
+// decodeJSON is DecodeJSON after the body has been read: the part worth fuzzing.
+func decodeJSON(body []byte, dst any) error {
+	if !utf8.Valid(body) {
+		return &RequestError{Status: http.StatusBadRequest, Detail: "request body must be valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
-	switch err := dec.Decode(&json.RawMessage{}); {
-	case errors.Is(err, io.EOF):
-		return nil
-	case isTooLarge(err):
-		return decodeError(err)
-	default:
+	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
 		return &RequestError{
 			Status: http.StatusBadRequest,
 			Detail: "request body must contain a single JSON value, but more follows it",
 			Err:    err,
 		}
 	}
+	return checkDecoded(reflect.ValueOf(dst), "")
 }
 
 // decodeError explains an error from json.Decoder.Decode in words for the client.
@@ -105,11 +118,6 @@ func decodeError(err error) error {
 	default:
 		return &RequestError{Status: http.StatusBadRequest, Detail: "request body could not be read", Err: err}
 	}
-}
-
-func isTooLarge(err error) bool {
-	var tooLarge *http.MaxBytesError
-	return errors.As(err, &tooLarge)
 }
 
 // typeDetail says which field has a value of the wrong JSON type, in JSON's terms rather than

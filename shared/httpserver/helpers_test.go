@@ -62,10 +62,20 @@ var failures = map[string]error{
 	"mapped-5xx":   fmt.Errorf("reserve item 7: %w", errUnavailable),
 	"request":      &httpserver.RequestError{Status: http.StatusBadRequest, Detail: "page must be a number"},
 	"internal":     errors.New("query items: connect to postgres://app:s3cret@db:5432: refused"),
+	"db-data":      fmt.Errorf("list items: %w", &sqlError{code: "22021", msg: `invalid byte sequence for encoding "UTF8": 0x00`}),
+	"db-conflict":  fmt.Errorf("create item: %w", &sqlError{code: "23505", msg: `duplicate key value violates unique constraint "items_pkey"`}),
+	"db-down":      fmt.Errorf("list items: %w", &sqlError{code: "57P01", msg: "terminating connection due to administrator command"}),
 }
 
+// sqlError stands in for pgx's *pgconn.PgError, which httpserver knows only as an error with a
+// SQLState method (shared/postgres's tests check the real one).
+type sqlError struct{ code, msg string }
+
+func (e *sqlError) Error() string    { return "ERROR: " + e.msg + " (SQLSTATE " + e.code + ")" }
+func (e *sqlError) SQLState() string { return e.code }
+
 // newTestServer returns a testServer; opts may set MaxBodyBytes, the rest is filled in.
-func newTestServer(t *testing.T, opts httpserver.RouterOptions) *testServer {
+func newTestServer(t testing.TB, opts httpserver.RouterOptions) *testServer {
 	t.Helper()
 	s := &testServer{spans: tracetest.NewInMemoryExporter(), logs: &syncBuffer{}}
 	tel, err := telemetry.Setup(t.Context(), telemetry.Options{

@@ -36,6 +36,7 @@ type middleware struct {
 	mapError     ErrorMapper
 	maxBodyBytes int64
 	duration     httpconv.ServerRequestDuration
+	traceHeader  string // RouterOptions.TraceIDHeader
 }
 
 // requestState is what the middleware learns about one request and shares, through the
@@ -114,6 +115,20 @@ func (m *middleware) requestID(next http.Handler) http.Handler {
 		w.Header().Set(HeaderRequestID, id)
 		state := &requestState{id: id, mapError: m.mapError}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, state)))
+	})
+}
+
+// traceID sets the response header RouterOptions.TraceIDHeader names to the request's trace ID.
+// It runs inside the tracing middleware, so the server span exists already.
+func (m *middleware) traceID(next http.Handler) http.Handler {
+	if m.traceHeader == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sc := trace.SpanContextFromContext(r.Context()); sc.HasTraceID() {
+			w.Header().Set(m.traceHeader, sc.TraceID().String())
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -100,13 +101,22 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 //  1. a *RequestError in err's chain: its own status and detail;
 //  2. the router's RouterOptions.MapError;
 //  3. this package's sentinels (ErrNotFound, ErrConflict, ...);
-//  4. otherwise 500.
+//  4. a database error caused by the data the request carried (see SQLStateError): 422 for
+//     SQLSTATE class 22, 409 for class 23;
+//  5. otherwise 500.
 //
-// For a 4xx the detail is err's text. For a 5xx the client gets a generic detail, and err is
-// recorded on the request's span and reported on its access log line, so it is logged exactly
-// once and handlers need not log it themselves.
+// For a 4xx the detail is err's text, except for database errors, whose text is not for
+// clients. For a 5xx the client gets a generic detail, and err is recorded on the request's span
+// and reported on its access log line, so it is logged exactly once and handlers need not log it
+// themselves. A database error mapped to a 4xx is reported on the access log line too: it means
+// a check the service should have made before the database is missing.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status, detail := statusOf(r, err)
+	if _, isDB := errors.AsType[SQLStateError](err); isDB && status < http.StatusInternalServerError {
+		if state := stateFrom(r.Context()); state != nil {
+			state.err = err
+		}
+	}
 	if status >= http.StatusInternalServerError {
 		detail = internalErrorDetail
 		span := trace.SpanFromContext(r.Context())
@@ -121,11 +131,27 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 
 // statusOf returns the status for err and the detail to show if the status is a 4xx.
 func statusOf(r *http.Request, err error) (status int, detail string) {
+	var mapError ErrorMapper
+	if state := stateFrom(r.Context()); state != nil {
+		mapError = state.mapError
+	}
+	return statusFor(err, mapError)
+}
+
+// StatusOf returns the status WriteError answers err with in a router whose MapError is
+// mapError (which may be nil). Tests and fuzz targets use it to check that an input can only
+// ever be refused with a 4xx, without serving a request.
+func StatusOf(err error, mapError ErrorMapper) int {
+	status, _ := statusFor(err, mapError)
+	return status
+}
+
+func statusFor(err error, mapError ErrorMapper) (status int, detail string) {
 	if reqErr, ok := errors.AsType[*RequestError](err); ok {
 		return reqErr.Status, reqErr.Detail
 	}
-	if state := stateFrom(r.Context()); state != nil && state.mapError != nil {
-		if status, ok := state.mapError(err); ok && status >= 400 && status <= 599 {
+	if mapError != nil {
+		if status, ok := mapError(err); ok && status >= 400 && status <= 599 {
 			return status, err.Error()
 		}
 	}
@@ -141,7 +167,28 @@ func statusOf(r *http.Request, err error) (status int, detail string) {
 	case errors.Is(err, ErrInvalid):
 		return http.StatusUnprocessableEntity, err.Error()
 	}
+	if dbErr, ok := errors.AsType[SQLStateError](err); ok {
+		switch code := dbErr.SQLState(); {
+		case strings.HasPrefix(code, "22"):
+			return http.StatusUnprocessableEntity, "the database cannot store a value of this request (SQLSTATE " + code + ")"
+		case strings.HasPrefix(code, "23"):
+			return http.StatusConflict, "the request conflicts with the data already stored (SQLSTATE " + code + ")"
+		}
+	}
 	return http.StatusInternalServerError, ""
+}
+
+// SQLStateError is a database error that carries its SQLSTATE code, as pgx's *pgconn.PgError
+// does. WriteError maps the two classes of code that blame the data rather than the database to
+// a 4xx: class 22, data exception (a value the column's type cannot hold, such as text with NUL
+// or a number out of range), and class 23, integrity constraint violation (a duplicate key, a
+// reference to a row that does not exist). Any other SQL error is the server's problem: 500.
+//
+// It is an interface, not pgx's type, so that this package, which the gateway uses too, does
+// not depend on a database driver; shared/postgres's tests check that pgx's errors satisfy it.
+type SQLStateError interface {
+	error
+	SQLState() string
 }
 
 // WriteJSON writes v as a JSON response with the given status.

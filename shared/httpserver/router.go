@@ -44,6 +44,11 @@ type RouterOptions struct {
 	MaxBodyBytes int64
 	// MapError maps the service's own errors to HTTP status codes for WriteError; see ErrorMapper.
 	MapError ErrorMapper
+	// TraceIDHeader, if set, names a response header that tells the client the ID of its
+	// request's trace, on every answer the router gives (the gateway's X-Trace-Id). Set here
+	// rather than by a middleware of the service's own, which would miss the answers the router
+	// gives before the service's middleware runs: unknown paths, redirects, refused input.
+	TraceIDHeader string
 }
 
 // NewRouter returns a router whose routes run through panic recovery, request IDs, tracing, the
@@ -77,6 +82,7 @@ func NewRouter(opts RouterOptions) (*mux.Router, error) {
 		mapError:     opts.MapError,
 		maxBodyBytes: opts.MaxBodyBytes,
 		duration:     duration,
+		traceHeader:  opts.TraceIDHeader,
 	}
 	tracing := otelmux.Middleware(opts.ServiceName,
 		otelmux.WithTracerProvider(opts.TracerProvider), // nil keeps the global
@@ -85,14 +91,18 @@ func NewRouter(opts RouterOptions) (*mux.Router, error) {
 	)
 
 	router := mux.NewRouter()
-	router.Use(m.recoverPanics, m.requestID, tracing, m.observe, m.limitBody)
+	router.Use(m.recoverPanics, m.requestID, tracing, m.traceID, m.observe, m.limitBody, m.checkInput)
 	// gorilla/mux runs the middleware above only for requests that match a route, so the answers
-	// to unknown paths and methods get the same chain by hand (less the body limit: they never
-	// read the body).
+	// to unknown paths and methods get the same chain by hand (less the body limit and the input
+	// check: they read neither the body nor the query).
 	router.NotFoundHandler = chain(http.HandlerFunc(notFound),
-		m.recoverPanics, m.requestID, tracing, m.observe)
+		m.recoverPanics, m.requestID, tracing, m.traceID, m.observe)
 	router.MethodNotAllowedHandler = chain(methodNotAllowed(router),
-		m.recoverPanics, m.requestID, tracing, m.observe)
+		m.recoverPanics, m.requestID, tracing, m.traceID, m.observe)
+	// mux would answer a path with "." or ".." segments with a bare 301 before any middleware
+	// runs; the first route does it instead, with the whole chain (see redirectToCleanPath).
+	router.SkipClean(true)
+	router.MatcherFunc(isUncleanPath).HandlerFunc(redirectToCleanPath)
 	return router, nil
 }
 

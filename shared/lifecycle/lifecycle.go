@@ -225,10 +225,25 @@ func routes(o Options, draining *atomic.Bool) (public, internal http.Handler) {
 	if o.Metrics != nil {
 		ops.Handle("GET /metrics", o.Metrics)
 	}
-	if o.Handler != nil {
-		mux.Handle("/", o.Handler)
+	if o.Handler == nil {
+		return mux, ops
 	}
-	return mux, ops
+	// Every other path goes to the service's handler as it came. Through the ServeMux, a path
+	// with "." or ".." segments or doubled slashes would get the ServeMux's own bare redirect,
+	// without the trace, request ID and problem body that the service's router gives every
+	// answer (shared/httpserver answers such paths itself).
+	operational := map[string]bool{"/health/live": true, "/health/ready": true}
+	if ops == mux {
+		operational["/version"] = true
+		operational["/metrics"] = o.Metrics != nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if operational[r.URL.Path] {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		o.Handler.ServeHTTP(w, r)
+	}), ops
 }
 
 // readiness runs every check with a short deadline and reports each result by name.

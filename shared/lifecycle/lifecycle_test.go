@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,5 +268,39 @@ func TestInternalListener(t *testing.T) {
 	cancel()
 	if err := <-served; err != nil {
 		t.Errorf("Serve = %v, want a clean stop", err)
+	}
+}
+
+// TestServiceHandlerGetsPathsAsTheyCame: the operational endpoints must not answer for the
+// service's paths, not even with the ServeMux's redirect of an unclean path, which would lack
+// everything the service's router puts on its answers.
+func TestServiceHandlerGetsPathsAsTheyCame(t *testing.T) {
+	var got []string
+	service := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.Path)
+		w.WriteHeader(http.StatusTeapot)
+	})
+	h, _ := routes(Options{Handler: service}, &atomic.Bool{})
+	tests := []struct {
+		method, path string
+		wantStatus   int
+	}{
+		{http.MethodGet, "/health/live", http.StatusOK},
+		{http.MethodGet, "/api/products/../orders", http.StatusTeapot},
+		{http.MethodGet, "/api//products", http.StatusTeapot},
+		{http.MethodGet, "/health/../api/orders", http.StatusTeapot},
+		{http.MethodGet, "/orders", http.StatusTeapot},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tt.method, "http://service"+tt.path, nil)
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.wantStatus {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, rec.Code, tt.wantStatus)
+		}
+	}
+	want := []string{"GET /api/products/../orders", "GET /api//products", "GET /health/../api/orders", "GET /orders"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the service saw %q, want %q", got, want)
 	}
 }

@@ -174,7 +174,7 @@ func newGateway(t testing.TB, o gatewayOptions) *gateway {
 		o.limit = ratelimit.Limit{Rate: 1000, Burst: 1000}
 	}
 	if o.breaker == (httpclient.BreakerSettings{}) {
-		o.breaker = httpclient.BreakerSettings{FailureThreshold: 1000}
+		o.breaker = httpclient.BreakerSettings{MinimumCalls: 1000}
 	}
 	if o.retry == (httpclient.RetryPolicy{}) {
 		o.retry = httpclient.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}

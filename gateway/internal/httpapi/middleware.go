@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/tracecart/tracecart/gateway/internal/proxy"
 	"github.com/tracecart/tracecart/gateway/internal/ratelimit"
 	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/httpserver"
@@ -92,18 +91,6 @@ func newMiddleware(v *auth.Verifier, l *ratelimit.Limiter, maxBodyBytes int64, m
 		return nil, fmt.Errorf("create %s: %w", RateLimitClientsMetric, err)
 	}
 	return m, nil
-}
-
-// traceID tells the client the ID of its request's trace, on every answer, in X-Trace-Id. The
-// storefront links an order to its trace in Jaeger with it; a person reporting a problem can
-// quote it. It runs inside the router's tracing middleware, so the span exists already.
-func (m *middleware) traceID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sc := trace.SpanContextFromContext(r.Context()); sc.HasTraceID() {
-			w.Header().Set(proxy.HeaderTraceID, sc.TraceID().String())
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // Kinds of client key, for the rejection metric.

@@ -12,7 +12,7 @@ import (
 
 func TestBreakerOpensAnswersFastAndRecovers(t *testing.T) {
 	const openFor = 400 * time.Millisecond
-	g := newGateway(t, gatewayOptions{breaker: httpclient.BreakerSettings{FailureThreshold: 3, OpenTimeout: openFor}})
+	g := newGateway(t, gatewayOptions{breaker: httpclient.BreakerSettings{MinimumCalls: 3, OpenTimeout: openFor}})
 	g.products.answer(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database down", http.StatusInternalServerError)
 	})

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/tracecart/tracecart/gateway/internal/httpcache"
+	"github.com/tracecart/tracecart/gateway/internal/proxy"
 	"github.com/tracecart/tracecart/gateway/internal/ratelimit"
 	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/httpserver"
@@ -77,11 +78,15 @@ func NewServer(o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new gateway server: %w", err)
 	}
+	// Every answer tells the client its trace ID in X-Trace-Id: the storefront links an order to
+	// its trace in Jaeger with it, and a person reporting a problem can quote it. The shared
+	// router sets it, so that its own answers (refused input, unknown paths, redirects) carry it
+	// too.
+	o.Router.TraceIDHeader = proxy.HeaderTraceID
 	router, err := httpserver.NewRouter(o.Router)
 	if err != nil {
 		return nil, fmt.Errorf("new gateway server: %w", err)
 	}
-	router.Use(m.traceID)
 
 	api := router.PathPrefix("/api").Subrouter()
 	api.Use(m.identify, m.rateLimit, m.bufferBody)

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -222,7 +223,9 @@ func TestEveryAnswerCarriesTheTraceID(t *testing.T) {
 		{path: "/assets/app.js"},
 		{path: "/no-such-page"},
 		{path: "/api/nowhere"},
-		{path: "/api/orders"}, // 401
+		{path: "/api/products?q=%00"}, // 400: refused at the edge
+		{path: "/api/products/%FF"},   // 400
+		{path: "/api/orders"},         // 401
 		{method: http.MethodPost, path: "/api/orders", body: "{", token: g.token(t, "u1", nil)}, // 400
 	} {
 		resp := g.do(t, req)
@@ -263,5 +266,44 @@ func TestNoInstanceAnswers503(t *testing.T) {
 	}
 	if p := resp.problem(t); !strings.Contains(p.Detail, "product-service") {
 		t.Errorf("detail %q should name the service", p.Detail)
+	}
+}
+
+// TestDotSegmentsAreRedirectedWithATraceAndAProblem: the redirect to a path's canonical form is
+// an answer of the gateway like any other, not the bare 301 gorilla/mux writes by itself.
+func TestDotSegmentsAreRedirectedWithATraceAndAProblem(t *testing.T) {
+	g := newGateway(t, gatewayOptions{})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{
+		"/api/products/../orders":   "/api/orders",
+		"/api//products?q=mug":      "/api/products?q=mug",
+		"/api/products/./1":         "/api/products/1",
+		"/assets/../api/products/1": "/api/products/1",
+	} {
+		t.Run(path, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, g.url+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+
+			if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
+				t.Errorf("status %d, Location %q; want 301 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
+			}
+			if id := resp.Header.Get("X-Trace-Id"); !traceIDPattern.MatchString(id) {
+				t.Errorf("X-Trace-Id %q, want a trace ID", id)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" || !strings.Contains(string(body), `"status":301`) {
+				t.Errorf("Content-Type %q, body %s; want a problem document", ct, body)
+			}
+			if n := g.products.hits.Load() + g.orders.hits.Load(); n != 0 {
+				t.Errorf("the services got %d calls, want none for a redirect", n)
+			}
+		})
 	}
 }

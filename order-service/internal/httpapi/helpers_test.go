@@ -66,6 +66,10 @@ type env struct {
 	keys     *auth.KeySet
 }
 
+// breakerMinimumCalls is the product-service breaker's MinimumCalls in these tests: fewer than
+// the default, so a test sees it open after a few calls that all fail.
+const breakerMinimumCalls = 5
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, pool: dbtest.New(t), products: newProductService(t)}
@@ -91,7 +95,7 @@ func newEnv(t *testing.T) *env {
 	})
 	client, err := httpclient.New(httpclient.Options{
 		Resolver: resolver, Logger: logger, TracerProvider: tracing, Propagators: propagator,
-		Breaker: httpclient.BreakerSettings{OpenTimeout: retryAfter},
+		Breaker: httpclient.BreakerSettings{MinimumCalls: breakerMinimumCalls, OpenTimeout: retryAfter},
 	})
 	if err != nil {
 		t.Fatal(err)

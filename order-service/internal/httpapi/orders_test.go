@@ -135,7 +135,7 @@ func TestCreateOrderProductServiceDown(t *testing.T) {
 	e.products.failing.Store(true)
 	body := fmt.Sprintf(`{"lines":[{"product_id":%q,"quantity":1}]}`, mug)
 
-	const failureThreshold = 5 // httpclient's default
+	const failureThreshold = breakerMinimumCalls // every call fails, so the last of these opens it
 	for i := range failureThreshold {
 		resp := e.post(alice, body, nil)
 		problem(t, resp, http.StatusServiceUnavailable)
@@ -188,6 +188,8 @@ func TestCreateOrderRefusesBadRequests(t *testing.T) {
 		{name: "two JSON values", body: `{"lines":[]} {}`, status: 400, detail: "single JSON value"},
 		{name: "empty body", body: "", status: 400, detail: "must not be empty"},
 		{name: "product ID not a UUID", body: `{"lines":[{"product_id":"mug","quantity":1}]}`, status: 400, detail: `"mug" is not a UUID`},
+		{name: "NUL product ID", body: `{"lines":[{"product_id":"\u0000","quantity":1}]}`, status: 400, detail: "NUL"},
+		{name: "invalid UTF-8 product ID", body: "{\"lines\":[{\"product_id\":\"\xff\",\"quantity\":1}]}", status: 400, detail: "UTF-8"},
 		{name: "fractional quantity", body: `{"lines":[{"product_id":"` + mug.String() + `","quantity":1.5}]}`, status: 400, detail: "quantity"},
 		{name: "wrong media type", body: `{"lines":[` + line(mug, 1) + `]}`, contentType: "text/plain", status: 415},
 		{name: "oversized body", body: `{"lines":[` + line(mug, 1) + `],"pad":"` + strings.Repeat("x", 100<<10) + `"}`, status: 413},

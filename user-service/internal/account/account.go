@@ -36,7 +36,8 @@ const (
 
 // Errors of the account rules. The HTTP layer maps them to status codes.
 var (
-	// ErrInvalid is a registration that breaks a rule; the wrapping error says which.
+	// ErrInvalid is a registration, or a login's email address, that breaks a rule; the
+	// wrapping error says which.
 	ErrInvalid = errors.New("invalid registration")
 	// ErrEmailTaken is a registration for an email address that already has an account.
 	ErrEmailTaken = errors.New("email address already registered")
@@ -96,6 +97,15 @@ func (r Registration) Validate() error {
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ValidateEmail checks a normalised email address by the rule registration applies, for the
+// other places an address arrives from a client (logging in), so that one rule decides.
+func ValidateEmail(email string) error {
+	if !validEmail(email) {
+		return fmt.Errorf("%w: email must be a valid email address", ErrInvalid)
 	}
 	return nil
 }
@@ -165,8 +175,16 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 // Authenticate returns the user with this email address and password, or
 // ErrInvalidCredentials. It does the same hashing work whether or not the address is known,
 // so the time it takes does not tell an attacker which addresses have accounts.
+//
+// An address that registration would refuse is refused here too (ErrInvalid), before the
+// store is asked or a hash computed: no account can have it, so saying so gives nothing away,
+// and whatever the client sent never reaches the database.
 func (s *Service) Authenticate(ctx context.Context, email, pass string) (User, error) {
-	u, err := s.users.UserByEmail(ctx, NormalizeEmail(email))
+	email = NormalizeEmail(email)
+	if err := ValidateEmail(email); err != nil {
+		return User{}, err
+	}
+	u, err := s.users.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		_, _ = s.hasher.Verify(pass, s.decoy)
