@@ -27,6 +27,8 @@ func assertOneTrace(t *testing.T, jaegerURL, traceID string) {
 			"product-service": {"GET /products/{id}", "process orders", "send inventory", "db"},
 			"user-service":    {"process inventory", "send payments", "db"},
 		},
+		// Every message of the saga, down to product-service's process of order.confirmed.
+		Messages:    shoptest.ConfirmedSaga(),
 		RootService: "gateway", RootOperation: "",
 	})
 }
