@@ -31,7 +31,7 @@ func assertOneTrace(t *testing.T, jaegerURL, traceID string) {
 		},
 		// Every message of the saga, down to product-service's process of order.confirmed.
 		Messages:    shoptest.ConfirmedSaga(),
-		RootService: "gateway", RootOperation: "",
+		RootService: "gateway", RootOperation: "POST /api/orders",
 	})
 }
 

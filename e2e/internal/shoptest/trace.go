@@ -154,13 +154,18 @@ func AssertOneTrace(t testing.TB, jaegerURL, traceID string, shape SagaShape) {
 	// One tree: every span's parent is in the trace, except the root's.
 	if roots := tr.roots(); len(roots) != 1 ||
 		tr.service(roots[0]) != shape.RootService || !strings.HasPrefix(roots[0].OperationName, shape.RootOperation) {
-		names := make([]string, len(roots))
-		for i, r := range roots {
-			names[i] = tr.service(r) + ": " + r.OperationName
-		}
 		t.Errorf("the trace of %d spans has %d roots %v, want one: %s: %s",
-			len(tr.Spans), len(roots), names, shape.RootService, shape.RootOperation)
+			len(tr.Spans), len(roots), tr.names(roots), shape.RootService, shape.RootOperation)
 	}
+}
+
+// names lists spans as "service: operation".
+func (tr Trace) names(spans []Span) []string {
+	names := make([]string, len(spans))
+	for i, s := range spans {
+		names[i] = tr.service(s) + ": " + s.OperationName
+	}
+	return names
 }
 
 // missing lists what shape asks for that the trace does not hold yet.
@@ -183,7 +188,8 @@ func (tr Trace) missing(shape SagaShape) []string {
 		}
 	}
 	if !anyHasPrefix(have[shape.RootService], shape.RootOperation) {
-		missing = append(missing, "the root "+shape.RootService+": "+shape.RootOperation)
+		missing = append(missing, fmt.Sprintf("the root %s: %s (spans without a parent so far: %v)",
+			shape.RootService, shape.RootOperation, tr.names(tr.roots())))
 	}
 
 	// hasDB reports whether a database span is under s: the inbox's transaction.
