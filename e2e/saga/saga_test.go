@@ -235,6 +235,10 @@ func TestSaga(t *testing.T) {
 		assertDuplicateHasOneEffect(t, s, aliceToken)
 	})
 
+	t.Run("a replayed dead letter has its effect once", func(t *testing.T) {
+		assertReplayHasOneEffect(t, s, aliceToken)
+	})
+
 	t.Run("a malformed event is dead-lettered and the next order completes", func(t *testing.T) {
 		assertPoisonIsDeadLettered(t, s, aliceToken)
 	})

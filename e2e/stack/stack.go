@@ -333,6 +333,9 @@ func (s *Stack) serviceEnv(name, alias string) map[string]string {
 	case ProductService:
 		env["DATABASE_URL"] = db("products", "PRODUCTS_DB_PASSWORD")
 		env["KAFKA_BROKERS"] = "kafka:9092"
+		// As in production, a little longer than the saga timeout: an order still PENDING is
+		// order-service's business, not the reservation reconciler's.
+		env["RECONCILE_AFTER"] = (s.opts.SagaTimeout + 15*time.Second).String()
 	case OrderService:
 		env["DATABASE_URL"] = db("orders", "ORDERS_DB_PASSWORD")
 		env["KAFKA_BROKERS"] = "kafka:9092"

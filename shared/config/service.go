@@ -67,6 +67,9 @@ type Kafka struct {
 	// Partitions is how many partitions the service creates its topics with. It bounds how
 	// many consumers of one group can work in parallel, so it is the unit of scaling out.
 	Partitions int `env:"KAFKA_PARTITIONS" envDefault:"3"`
+	// InboxRetention is how long a consumer remembers the events it processed. It must exceed
+	// the retention of the topics it consumes (Kafka's default is seven days); see inbox.Pruner.
+	InboxRetention time.Duration `env:"INBOX_RETENTION" envDefault:"192h"`
 }
 
 // DSN is a database connection string that keeps its password out of logs and error

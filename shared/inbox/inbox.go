@@ -8,9 +8,9 @@
 // effect and the record are there; if it rolls back, neither is, and the redelivered event is
 // applied then. A second delivery finds the record and changes nothing.
 //
-// The event ID is the "event-id" Kafka header that outbox.Add writes. Rows are never deleted here;
-// a service that wants to may delete those older than its topics' retention, since Kafka cannot
-// redeliver anything older.
+// The event ID is the "event-id" Kafka header that outbox.Add writes. A [Pruner] deletes rows older
+// than the consumed topics' retention, since nothing can deliver such an event again (its doc says
+// why).
 package inbox
 
 import (

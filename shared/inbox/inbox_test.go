@@ -3,6 +3,8 @@ package inbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -247,5 +249,41 @@ func TestDuplicateIsMarkedOnTheSpan(t *testing.T) {
 	}
 	if marked["first"] || !marked["second"] {
 		t.Errorf("duplicate marks = %v, want only the second delivery marked", marked)
+	}
+}
+
+// TestPrunerForgetsOnlyExpiredEvents ages some processed events past the retention: Prune must
+// delete exactly those, and a recent event must still be recognised as a duplicate.
+func TestPrunerForgetsOnlyExpiredEvents(t *testing.T) {
+	pool := openDB(t)
+	ctx := t.Context()
+	apply := func(id string) bool {
+		dup, err := inbox.Handle(ctx, pool, "svc", id, func(pgx.Tx) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dup
+	}
+	for i := range 3 {
+		apply(fmt.Sprint("old-", i))
+	}
+	apply("recent")
+	if _, err := pool.Exec(ctx, `UPDATE processed_events SET processed_at = now() - interval '9 days' WHERE event_id LIKE 'old-%'`); err != nil {
+		t.Fatal(err)
+	}
+
+	pruner, err := inbox.NewPruner(pool, 0, 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := pruner.Prune(ctx)
+	if err != nil || deleted != 3 {
+		t.Fatalf("Prune = %d, %v; want the 3 events older than the retention", deleted, err)
+	}
+	if !apply("recent") {
+		t.Error("a recent event was forgotten by Prune")
+	}
+	if deleted, _ := pruner.Prune(ctx); deleted != 0 {
+		t.Errorf("second Prune deleted %d, want 0", deleted)
 	}
 }

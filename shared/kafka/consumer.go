@@ -28,9 +28,10 @@ import (
 // the handler starts join the message's trace, and it is not cancelled when the consumer shuts
 // down: the message in hand is finished, not abandoned halfway.
 //
-// Returning nil lets the consumer commit the record. Returning an error makes the consumer retry it;
-// a [Permanent] error sends it to the dead-letter topic at once. Delivery is at-least-once, so a
-// handler must be idempotent.
+// Returning nil lets the consumer commit the record. A [Permanent] error (or a panic) sends it to
+// the dead-letter topic at once; any other error is taken as transient and the record is retried,
+// with backoff, for as long as the error lasts. Each call is bounded by
+// [ConsumerOptions.HandlerTimeout]. Delivery is at-least-once, so a handler must be idempotent.
 type Handler func(ctx context.Context, rec Record) error
 
 // Backoff is the wait between two attempts at a failing message: it doubles from Initial up to Max,
@@ -38,7 +39,7 @@ type Handler func(ctx context.Context, rec Record) error
 // consumers that failed together do not retry in lockstep.
 type Backoff struct {
 	Initial time.Duration // default 100ms
-	Max     time.Duration // default 2s
+	Max     time.Duration // default 5s
 }
 
 // delay returns how long to wait after the given failed attempt (1 for the first).
@@ -55,6 +56,7 @@ const (
 	HeaderDLQOriginalOffset    = "dlq-original-offset"    // its offset there
 	HeaderDLQConsumerGroup     = "dlq-consumer-group"     // the group whose handler failed
 	HeaderDLQAttempts          = "dlq-attempts"           // how many times the handler ran
+	HeaderDLQReplayedFrom      = "dlq-replayed-from"      // on a replayed message: the dead-letter topic it came from
 )
 
 // Names of the consumer's own instruments (see the package documentation for the full list).
@@ -63,13 +65,30 @@ const (
 	MetricDeadLettered = "tracecart.messaging.dead_lettered"
 	// MetricConsumerLag is how many messages a group's handler is behind the end of each partition.
 	MetricConsumerLag = "tracecart.messaging.consumer.lag"
+	// MetricConsumerStall is, per partition, how long the message in hand has been failing with a
+	// transient error (0 when it is not): a partition held back by a fault. Alert on it.
+	MetricConsumerStall = "tracecart.messaging.consumer.stall_duration"
+	// MetricConsumerRetries counts failed handler attempts that will be retried, by error.type.
+	MetricConsumerRetries = "tracecart.messaging.consumer.retries"
 )
 
 // Consumer defaults.
 const (
-	defaultMaxAttempts    = 5
 	defaultBackoffInitial = 100 * time.Millisecond
-	defaultBackoffMax     = 2 * time.Second
+	// defaultBackoffMax caps the wait between two attempts: a fault that clears is noticed within
+	// this time, and a stalled partition costs the database one attempt per this time.
+	defaultBackoffMax = 5 * time.Second
+	// defaultHandlerTimeout bounds one handler call. A handler that hangs (a lock that is never
+	// released, a database that accepts connections but never answers) then fails like any other
+	// transient error and is retried, instead of holding its partition in silence.
+	defaultHandlerTimeout = 30 * time.Second
+	// defaultStallThreshold is how long a partition may fail before Stalled reports it.
+	defaultStallThreshold = 30 * time.Second
+	// defaultPartitionQueue is how many fetched messages may wait for one partition's worker.
+	defaultPartitionQueue = 100
+	// stallLogInterval is how often a still-failing message is logged again: once a minute, not
+	// once per attempt, so that a long outage does not flood the logs.
+	stallLogInterval = time.Minute
 
 	// defaultMaxWait is how long one fetch may wait on the broker for new messages. It does not
 	// delay delivery: the broker answers as soon as a message arrives. It does delay Close and
@@ -109,10 +128,18 @@ type ConsumerOptions struct {
 	Topics  []string
 	Handler Handler
 
-	// MaxAttempts is how many times the handler runs for one message before it is dead-lettered.
-	// Default 5.
-	MaxAttempts int
-	Backoff     Backoff
+	// Backoff spaces the attempts at a message that failed with a transient error. There is no
+	// limit on their number: see the package documentation for why.
+	Backoff Backoff
+	// HandlerTimeout bounds one call of the handler; one that runs out counts as a transient
+	// failure. Default 30s.
+	HandlerTimeout time.Duration
+	// StallThreshold is how long a partition may keep failing before [Consumer.Stalled] reports
+	// it. Default 30s.
+	StallThreshold time.Duration
+	// PartitionQueue is how many fetched messages may wait for one partition's worker. While one
+	// partition is stalled, the others go on until its queue is full. Default 100.
+	PartitionQueue int
 
 	// DeadLetterTopic receives the messages the handler gave up on. Default GroupID + ".dlq". Run
 	// creates it (one partition, DeadLetterReplicationFactor replicas, default 1) if it is missing,
@@ -136,8 +163,14 @@ type ConsumerOptions struct {
 
 // withDefaults fills in the zero fields of o.
 func (o ConsumerOptions) withDefaults() ConsumerOptions {
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = defaultMaxAttempts
+	if o.HandlerTimeout <= 0 {
+		o.HandlerTimeout = defaultHandlerTimeout
+	}
+	if o.StallThreshold <= 0 {
+		o.StallThreshold = defaultStallThreshold
+	}
+	if o.PartitionQueue <= 0 {
+		o.PartitionQueue = defaultPartitionQueue
 	}
 	if o.Backoff.Initial <= 0 {
 		o.Backoff.Initial = defaultBackoffInitial
@@ -181,10 +214,11 @@ func (o ConsumerOptions) validate(brokers []string) error {
 	return nil
 }
 
-// Consumer feeds the messages of a consumer group to a [Handler], one at a time, with tracing,
-// bounded retries and a dead-letter topic. It commits a message's offset only once the handler
-// succeeded or the message was written to the dead-letter topic, so no message is lost and none
-// blocks its partition for longer than its retries take.
+// Consumer feeds the messages of a consumer group to a [Handler], with tracing, retries and a
+// dead-letter topic. Each partition has its own worker, so the messages of one partition (one
+// order's events, since they are keyed by order) are handled one at a time and in order, while
+// different partitions are handled side by side. It commits a message's offset only once the
+// handler succeeded or the message was written to the dead-letter topic, so no message is lost.
 type Consumer struct {
 	opts        ConsumerOptions
 	brokers     []string
@@ -196,17 +230,27 @@ type Consumer struct {
 	consumed        messagingconv.ClientConsumedMessages
 	processDuration messagingconv.ProcessDuration
 	deadLettered    metric.Int64Counter
+	retries         metric.Int64Counter
 	lagGauge        metric.Int64ObservableGauge
-	lagCallback     metric.Registration
+	stallGauge      metric.Float64ObservableGauge
+	gaugeCallback   metric.Registration
 
-	mu  sync.Mutex
-	lag map[topicPartition]int64 // per partition, after the last message handled
+	mu     sync.Mutex
+	lag    map[topicPartition]int64 // per partition, after the last message handled
+	stalls map[topicPartition]stall // per partition whose message in hand is failing
 }
 
 // topicPartition identifies a partition for the lag gauge.
 type topicPartition struct {
 	topic     string
 	partition int
+}
+
+// stall describes a partition whose message in hand keeps failing with a transient error.
+type stall struct {
+	offset int64
+	since  time.Time
+	err    string
 }
 
 // NewConsumer returns a consumer for the given bootstrap brokers; it joins the group right away but
@@ -219,6 +263,7 @@ func NewConsumer(brokers []string, opts ConsumerOptions) *Consumer {
 		brokers: brokers,
 		tracer:  opts.TracerProvider.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL)),
 		lag:     make(map[topicPartition]int64),
+		stalls:  make(map[topicPartition]stall),
 		deadLetters: NewProducer(brokers, ProducerOptions{
 			Logger:         opts.Logger,
 			TracerProvider: opts.TracerProvider,
@@ -268,6 +313,10 @@ func (c *Consumer) initMetrics(provider metric.MeterProvider) {
 		metric.WithUnit("{message}"),
 		metric.WithDescription("Messages a consumer group gave up on and moved to its dead-letter topic."))
 	reportTelemetryError(err)
+	c.retries, err = meter.Int64Counter(MetricConsumerRetries,
+		metric.WithUnit("{attempt}"),
+		metric.WithDescription("Handler attempts that failed with a transient error and will be retried."))
+	reportTelemetryError(err)
 	// The lag is computed from each handled message's partition high-water mark rather than read
 	// from kafka-go's Reader.Stats: for a group reader Stats reports one value for all partitions,
 	// measured where the prefetcher is, not where the handler is. A partition keeps its last value
@@ -276,13 +325,22 @@ func (c *Consumer) initMetrics(provider metric.MeterProvider) {
 		metric.WithUnit("{message}"),
 		metric.WithDescription("Messages between the last one a consumer group handled and the end of the partition."))
 	reportTelemetryError(err)
-	c.lagCallback, err = meter.RegisterCallback(c.observeLag, c.lagGauge)
+	c.stallGauge, err = meter.Float64ObservableGauge(MetricConsumerStall,
+		metric.WithUnit("s"),
+		metric.WithDescription("How long the message in hand of a partition has been failing with a transient error; 0 when it is not."))
+	reportTelemetryError(err)
+	c.gaugeCallback, err = meter.RegisterCallback(c.observeGauges, c.lagGauge, c.stallGauge)
 	reportTelemetryError(err)
 }
 
-// Run handles messages until ctx ends, then returns nil after finishing the message in hand. It
-// returns an error only for a configuration problem or when the dead-letter topic cannot be
-// created. Call Run once, and Close after it returned.
+// Run handles messages until ctx ends, then returns nil after every partition worker finished the
+// message in hand. It returns an error only for a configuration problem or when the dead-letter
+// topic cannot be created. Call Run once, and Close after it returned.
+//
+// Run itself only fetches: it hands each message to its partition's worker, starting the worker
+// the first time the partition is seen. When a worker's queue is full (its partition is stalled),
+// Run waits for it, and with it every other partition: a bounded queue is the price of a client
+// (kafka-go) that cannot pause one partition's fetches.
 func (c *Consumer) Run(ctx context.Context) error {
 	if c.err != nil {
 		return fmt.Errorf("run consumer: %w", c.err)
@@ -295,6 +353,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("run consumer %s: %w", c.opts.GroupID, err)
 	}
 
+	workers := make(map[topicPartition]chan kafka.Message)
+	var running sync.WaitGroup
+	defer func() {
+		for _, queue := range workers {
+			close(queue)
+		}
+		running.Wait()
+	}()
 	for {
 		msg, err := c.reader.FetchMessage(ctx)
 		switch {
@@ -313,9 +379,30 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if stopped := c.process(ctx, msg); stopped {
+		tp := topicPartition{msg.Topic, msg.Partition}
+		queue, ok := workers[tp]
+		if !ok {
+			queue = make(chan kafka.Message, c.opts.PartitionQueue)
+			workers[tp] = queue
+			running.Go(func() { c.work(ctx, queue) })
+		}
+		select {
+		case queue <- msg:
+		case <-ctx.Done():
 			return nil
 		}
+	}
+}
+
+// work handles one partition's messages in the order they were fetched. Once ctx has ended it
+// skips what is left in the queue: those messages are not committed, so whoever owns the
+// partition next gets them again.
+func (c *Consumer) work(ctx context.Context, queue <-chan kafka.Message) {
+	for msg := range queue {
+		if ctx.Err() != nil {
+			continue
+		}
+		c.process(ctx, msg)
 	}
 }
 
@@ -323,8 +410,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 // releases the dead-letter producer.
 func (c *Consumer) Close() error {
 	var errs []error
-	if c.lagCallback != nil {
-		errs = append(errs, c.lagCallback.Unregister())
+	if c.gaugeCallback != nil {
+		errs = append(errs, c.gaugeCallback.Unregister())
 	}
 	if c.reader != nil {
 		errs = append(errs, c.reader.Close())
@@ -336,9 +423,29 @@ func (c *Consumer) Close() error {
 	return nil
 }
 
-// process handles one message from start to commit. It reports stopped when ctx ended before the
-// message could be settled; the message is then left uncommitted, to be delivered again.
-func (c *Consumer) process(ctx context.Context, msg kafka.Message) (stopped bool) {
+// Stalled returns an error naming every partition whose message in hand has been failing for
+// longer than StallThreshold, with the last error, and nil when there is none. Services show it
+// on their readiness endpoint; it is meant to be read by people and alerts, not to take the
+// instance out of service, since that would not unblock the partition.
+func (c *Consumer) Stalled(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for tp, s := range c.stalls {
+		if d := time.Since(s.since); d >= c.opts.StallThreshold {
+			errs = append(errs, fmt.Errorf("%s/%d offset %d failing for %s: %s",
+				tp.topic, tp.partition, s.offset, d.Round(time.Second), s.err))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("consumer group %s stalled: %w", c.opts.GroupID, errors.Join(errs...))
+}
+
+// process handles one message from start to commit. When ctx ends before the message could be
+// settled, it is left uncommitted, to be delivered again.
+func (c *Consumer) process(ctx context.Context, msg kafka.Message) {
 	start := time.Now()
 	rec := recordFromMessage(msg)
 
@@ -361,13 +468,13 @@ func (c *Consumer) process(ctx context.Context, msg kafka.Message) (stopped bool
 	switch {
 	case errors.Is(err, errStopped):
 		span.SetStatus(codes.Error, "consumer stopped before the message was handled; it will be redelivered")
-		return true
+		return
 	case err != nil:
 		span.SetStatus(codes.Error, err.Error())
 		span.SetAttributes(semconv.ErrorType(err))
 		metricAttrs = append(metricAttrs, semconv.ErrorType(err))
 		if !c.deadLetter(ctx, spanCtx, msg, err, attempts) {
-			return true
+			return
 		}
 	}
 	c.processDuration.Record(spanCtx, time.Since(start).Seconds(), "process", messagingconv.SystemKafka, metricAttrs...)
@@ -376,7 +483,6 @@ func (c *Consumer) process(ctx context.Context, msg kafka.Message) (stopped bool
 	c.mu.Lock()
 	c.lag[topicPartition{msg.Topic, msg.Partition}] = max(msg.HighWaterMark-msg.Offset-1, 0)
 	c.mu.Unlock()
-	return false
 }
 
 // processAttributes describes the process span of rec per the messaging semantic conventions.
@@ -400,35 +506,77 @@ func (c *Consumer) processAttributes(rec Record) []attribute.KeyValue {
 	return attrs
 }
 
-// handleWithRetries runs the handler until it succeeds, returns a permanent error, or has run
-// MaxAttempts times. Each failure is recorded on the span. It returns errStopped when ctx ended
-// during a backoff.
+// handleWithRetries runs the handler until it succeeds or returns a permanent error, however many
+// attempts that takes: a transient error (a database restarting, a broker election, a timeout)
+// must delay the message, never drop it. Each failure is recorded on the span; the partition's
+// stall is recorded for the gauge and Stalled, and logged at the first failure and then once a
+// minute. It returns errStopped when ctx ended during a backoff.
 func (c *Consumer) handleWithRetries(ctx, spanCtx context.Context, span trace.Span, rec Record) (attempts int, err error) {
-	// The handler's context keeps the span but not the cancellation: on shutdown the message in
-	// hand is finished rather than abandoned halfway.
-	handlerCtx := context.WithoutCancel(spanCtx)
+	tp := topicPartition{rec.Topic, rec.Partition}
+	defer c.clearStall(spanCtx, tp, rec)
+	var lastLog time.Time
 	for attempt := 1; ; attempt++ {
-		err := c.callHandler(handlerCtx, rec)
+		err := c.callHandler(spanCtx, rec)
 		if err == nil {
 			return attempt, nil
 		}
 		span.RecordError(err, trace.WithAttributes(attribute.Int("tracecart.messaging.attempt", attempt)))
-		if IsPermanent(err) || attempt >= c.opts.MaxAttempts {
+		if IsPermanent(err) {
 			return attempt, err
 		}
+		c.retries.Add(spanCtx, 1, metric.WithAttributes(
+			semconv.MessagingDestinationName(rec.Topic),
+			semconv.MessagingConsumerGroupName(c.opts.GroupID),
+			semconv.ErrorType(err),
+		))
+		c.recordStall(tp, rec.Offset, err)
 		wait := c.opts.Backoff.delay(attempt)
-		c.opts.Logger.WarnContext(spanCtx, "handle kafka message failed; will retry",
-			slog.String("topic", rec.Topic), slog.Int("partition", rec.Partition), slog.Int64("offset", rec.Offset),
-			slog.Int("attempt", attempt), slog.Duration("retry_in", wait), slog.Any("error", err))
+		if now := time.Now(); now.Sub(lastLog) >= stallLogInterval {
+			lastLog = now
+			c.opts.Logger.WarnContext(spanCtx, "handle kafka message failed with a transient error; retrying until it succeeds",
+				slog.String("topic", rec.Topic), slog.Int("partition", rec.Partition), slog.Int64("offset", rec.Offset),
+				slog.Int("attempt", attempt), slog.Duration("retry_in", wait), slog.Any("error", err))
+		}
 		if backoff.Sleep(ctx, wait) != nil {
 			return attempt, errStopped
 		}
 	}
 }
 
-// callHandler runs the handler, turning a panic into a permanent error: a handler bug triggered by
-// one malformed message must not take the whole service down, and running it again will not help.
-func (c *Consumer) callHandler(ctx context.Context, rec Record) (err error) {
+// recordStall notes that the message at offset of tp failed with err, keeping the time of its
+// first failure.
+func (c *Consumer) recordStall(tp topicPartition, offset int64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.stalls[tp]
+	if !ok || s.offset != offset {
+		s = stall{offset: offset, since: time.Now()}
+	}
+	s.err = err.Error()
+	c.stalls[tp] = s
+}
+
+// clearStall forgets tp's stall once its message is settled (or the consumer stops), logging how
+// long the partition was held back.
+func (c *Consumer) clearStall(ctx context.Context, tp topicPartition, rec Record) {
+	c.mu.Lock()
+	s, ok := c.stalls[tp]
+	delete(c.stalls, tp)
+	c.mu.Unlock()
+	if ok {
+		c.opts.Logger.InfoContext(ctx, "kafka partition no longer held back",
+			slog.String("topic", rec.Topic), slog.Int("partition", rec.Partition), slog.Int64("offset", rec.Offset),
+			slog.Duration("stalled_for", time.Since(s.since)))
+	}
+}
+
+// callHandler runs the handler with its deadline, turning a panic into a permanent error: a handler
+// bug triggered by one malformed message must not take the whole service down, and running it
+// again will not help. The handler's context keeps the span but not the consumer's cancellation:
+// on shutdown the message in hand is finished rather than abandoned halfway.
+func (c *Consumer) callHandler(spanCtx context.Context, rec Record) (err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(spanCtx), c.opts.HandlerTimeout)
+	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
 			c.opts.Logger.ErrorContext(ctx, "kafka handler panicked", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
@@ -500,16 +648,27 @@ func (c *Consumer) commit(ctx, spanCtx context.Context, msg kafka.Message) {
 	}
 }
 
-// observeLag reports the lag gauge; the meter calls it at each collection.
-func (c *Consumer) observeLag(_ context.Context, o metric.Observer) error {
+// observeGauges reports the lag and stall gauges; the meter calls it at each collection. Every
+// partition the consumer has handled is reported, a stall of 0 included, so that an alert on the
+// stall sees it end.
+func (c *Consumer) observeGauges(_ context.Context, o metric.Observer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for tp, lag := range c.lag {
-		o.ObserveInt64(c.lagGauge, lag, metric.WithAttributes(
+	attrs := func(tp topicPartition) metric.MeasurementOption {
+		return metric.WithAttributes(
 			semconv.MessagingDestinationName(tp.topic),
 			semconv.MessagingDestinationPartitionID(strconv.Itoa(tp.partition)),
 			semconv.MessagingConsumerGroupName(c.opts.GroupID),
-		))
+		)
+	}
+	for tp, lag := range c.lag {
+		o.ObserveInt64(c.lagGauge, lag, attrs(tp))
+		if _, stalled := c.stalls[tp]; !stalled {
+			o.ObserveFloat64(c.stallGauge, 0, attrs(tp))
+		}
+	}
+	for tp, s := range c.stalls {
+		o.ObserveFloat64(c.stallGauge, time.Since(s.since).Seconds(), attrs(tp))
 	}
 	return nil
 }

@@ -73,8 +73,9 @@ func TestConsumerOptionsDefaults(t *testing.T) {
 	if o.DeadLetterTopic != "product-service.dlq" {
 		t.Errorf("DeadLetterTopic = %q, want product-service.dlq", o.DeadLetterTopic)
 	}
-	if o.MaxAttempts != defaultMaxAttempts || o.MaxWait != defaultMaxWait {
-		t.Errorf("MaxAttempts, MaxWait = %d, %v; want %d, %v", o.MaxAttempts, o.MaxWait, defaultMaxAttempts, defaultMaxWait)
+	if o.HandlerTimeout != defaultHandlerTimeout || o.MaxWait != defaultMaxWait || o.PartitionQueue != defaultPartitionQueue {
+		t.Errorf("HandlerTimeout, MaxWait, PartitionQueue = %v, %v, %d; want %v, %v, %d",
+			o.HandlerTimeout, o.MaxWait, o.PartitionQueue, defaultHandlerTimeout, defaultMaxWait, defaultPartitionQueue)
 	}
 	if o.Backoff.Max < o.Backoff.Initial {
 		t.Errorf("Backoff %+v: Max below Initial", o.Backoff)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,14 +22,22 @@ import (
 // message must end up on the dead-letter topic, unchanged and with the error attached, and the good
 // one must still be processed.
 func TestPoisonMessageIsDeadLetteredAndDoesNotBlock(t *testing.T) {
-	const maxAttempts = 3
 	tests := []struct {
 		name         string
-		handlerErr   error
+		handle       func() error // what the handler does with the poison message
+		wantErr      string       // the dlq-error header
 		wantAttempts int
 	}{
-		{"permanent error skips the retries", kafka.Permanent(errors.New("decode order.created: unexpected end of JSON input")), 1},
-		{"transient error exhausts the retries", errors.New("reserve stock: connection refused"), maxAttempts},
+		{
+			name:    "permanent error skips the retries",
+			handle:  func() error { return kafka.Permanent(errors.New("decode order.created: unexpected end of JSON input")) },
+			wantErr: "decode order.created: unexpected end of JSON input", wantAttempts: 1,
+		},
+		{
+			name:    "a panic is permanent",
+			handle:  func() error { var m map[string]int; m["boom"]++; return nil },
+			wantErr: "handler panicked: assignment to entry in nil map", wantAttempts: 1,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,14 +48,13 @@ func TestPoisonMessageIsDeadLetteredAndDoesNotBlock(t *testing.T) {
 
 			var seen collector
 			startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
-				GroupID:     group,
-				Topics:      []string{topic},
-				MaxAttempts: maxAttempts,
-				Backoff:     fastRetries,
+				GroupID: group,
+				Topics:  []string{topic},
+				Backoff: fastRetries,
 				Handler: func(ctx context.Context, rec kafka.Record) error {
 					seen.add(rec)
 					if string(rec.Value) == "poison" {
-						return tt.handlerErr
+						return tt.handle()
 					}
 					return nil
 				},
@@ -72,7 +80,7 @@ func TestPoisonMessageIsDeadLetteredAndDoesNotBlock(t *testing.T) {
 			poison := seen.first()
 			for key, want := range map[string]string{
 				kafka.HeaderEventID:              "bad-1",
-				kafka.HeaderDLQError:             tt.handlerErr.Error(),
+				kafka.HeaderDLQError:             tt.wantErr,
 				kafka.HeaderDLQOriginalTopic:     topic,
 				kafka.HeaderDLQOriginalPartition: strconv.Itoa(poison.Partition),
 				kafka.HeaderDLQOriginalOffset:    strconv.FormatInt(poison.Offset, 10),
@@ -154,6 +162,81 @@ func TestTransientFailureIsRetriedThenCommitted(t *testing.T) {
 	}
 	if tel.sum(t, kafka.MetricDeadLettered) != 0 {
 		t.Error("a message that finally succeeded was dead-lettered")
+	}
+}
+
+// TestTransientFaultHoldsItsPartitionUntilItClears is the consumer's error policy seen from outside.
+// A handler fails with a transient error (the database is down) for several seconds, far longer
+// than any bounded retry budget (the old policy dead-lettered after about one second). The message
+// must not be dead-lettered, its effect must happen exactly once when the fault clears, the stall
+// must be visible while it lasts (Stalled and the stall gauge), and a partition without a fault
+// must go on meanwhile.
+func TestTransientFaultHoldsItsPartitionUntilItClears(t *testing.T) {
+	const faultFor = 5 * time.Second
+	brokers := []string{testinfra.Kafka(t)}
+	tel := newTelemetry(t)
+	topic := newTopic(t, brokers, 2)
+	group := testinfra.UniqueName(t, "group")
+
+	var faulty atomic.Bool
+	faulty.Store(true)
+	var effects collector // records are added only when the handler succeeds
+	consumer := startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+		GroupID:        group,
+		Topics:         []string{topic},
+		Backoff:        kafka.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond},
+		StallThreshold: time.Second,
+		Handler: func(ctx context.Context, rec kafka.Record) error {
+			if string(rec.Value) == "needs-db" && faulty.Load() {
+				return errors.New("debit wallet: dial tcp 10.0.0.5:5432: connect: connection refused")
+			}
+			effects.add(rec)
+			return nil
+		},
+	})).consumer
+
+	// The key decides the partition; the other keys spread over both partitions, so at least
+	// one of them lands on the partition the fault does not hold.
+	recs := []kafka.Record{{Topic: topic, Key: "order-stuck", Value: []byte("needs-db")}}
+	for i := range 8 {
+		recs = append(recs, kafka.Record{Topic: topic, Key: "order-" + strconv.Itoa(i), Value: []byte("other-" + strconv.Itoa(i))})
+	}
+	start := time.Now()
+	if err := newProducer(t, brokers, tel.producerOptions()).Publish(t.Context(), recs...); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+
+	// While the fault lasts: the stall is reported, and the other partition is handled.
+	eventually(t, func() bool { return consumer.Stalled(t.Context()) != nil }, "Stalled to report the held partition")
+	if err := consumer.Stalled(t.Context()); !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Stalled = %q, want it to name the cause", err)
+	}
+	if tel.gauge(t, kafka.MetricConsumerStall) <= 0 {
+		t.Errorf("%s = 0 while a partition is held back", kafka.MetricConsumerStall)
+	}
+	eventually(t, func() bool { return effects.partitions() > 0 }, "a partition without the fault to be handled")
+	if effects.has("needs-db") {
+		t.Fatal("the faulty message had an effect while its fault lasted")
+	}
+
+	time.Sleep(time.Until(start.Add(faultFor)))
+	faulty.Store(false)
+	eventually(t, func() bool { return effects.has("needs-db") }, "the held message to be handled once the fault cleared")
+	eventually(t, func() bool { return effects.count("needs-db") == 1 && len(effects.values()) == len(recs) }, "every message once")
+	if got := effects.count("needs-db"); got != 1 {
+		t.Errorf("the held message had its effect %d times, want 1", got)
+	}
+	if n := tel.sum(t, kafka.MetricDeadLettered); n != 0 {
+		t.Errorf("%d messages dead-lettered for a transient fault, want 0", n)
+	}
+	if tel.sum(t, kafka.MetricConsumerRetries) < 5 {
+		t.Errorf("%s = %d, want the failed attempts counted", kafka.MetricConsumerRetries, tel.sum(t, kafka.MetricConsumerRetries))
+	}
+	if err := consumer.Stalled(t.Context()); err != nil {
+		t.Errorf("Stalled after recovery = %v, want nil", err)
+	}
+	if got := tel.gauge(t, kafka.MetricConsumerStall); got != 0 {
+		t.Errorf("%s = %v after recovery, want 0", kafka.MetricConsumerStall, got)
 	}
 }
 

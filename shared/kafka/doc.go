@@ -1,6 +1,7 @@
 // Package kafka is tracecart's adapter for Apache Kafka: a traced [Producer], a traced [Consumer]
-// with bounded retries and a dead-letter topic, [EnsureTopics] for start-up, and a [HeaderCarrier]
-// that lets OpenTelemetry propagators read and write Kafka headers.
+// with an error policy and a dead-letter topic, dead-letter operations ([ReadDeadLetters],
+// [Producer.Replay]), [EnsureTopics] for start-up, and a [HeaderCarrier] that lets OpenTelemetry
+// propagators read and write Kafka headers.
 //
 // The package exists so that every service gets the same messaging behaviour without thinking about
 // it:
@@ -12,9 +13,31 @@
 //   - At-least-once delivery. The [Consumer] commits an offset only after the [Handler] succeeded or
 //     the message was safely written to the dead-letter topic. Handlers must therefore be
 //     idempotent; tracecart's handlers use a processed-events table keyed by the "event-id" header.
-//   - Poison messages never block a partition. A failing message is retried with jittered backoff up
-//     to a bound (or not at all when the handler returns a [Permanent] error), then copied to the
-//     consumer group's dead-letter topic with the error in its headers, and the consumer moves on.
+//   - Transient errors wait; only poison is dead-lettered (see "Error policy" below).
+//
+// # Error policy
+//
+// A [Permanent] error (a malformed or unknown-version event, a handler's explicit refusal) or a
+// panic means retrying cannot help: the message is copied at once to the group's dead-letter
+// topic, "<group>.dlq", with the error and its origin in dlq-* headers, and the consumer moves on.
+// Dead letters can be listed and replayed with cmd/tracecart-dlq once the cause is fixed.
+//
+// Any other error is taken as transient (a database restarting, a broker election, a timeout:
+// each handler call has a deadline) and retried with jittered backoff capped at 5 s, for as long
+// as it lasts, holding that partition: the saga relies on one order's events being applied in
+// order, so the message after it must not overtake it. Other partitions go on, each having its
+// own worker, until the held partition's queue (100 messages) is full. Dead-lettering a transient
+// failure would instead lose the event's effect for good and leave the books wrong, as
+// tracecart's first build did after one second of retries.
+//
+// A held partition is visible: [Consumer.Stalled] (shown on /health/ready as an advisory check,
+// since taking the instance out of service would not help), the stall-duration gauge (alert
+// ConsumerStalled fires after a minute), a retries counter, the attempts as events on the
+// message's process span, and one log line a minute rather than one per attempt. An error that is
+// really permanent but not marked so stalls its partition visibly instead of losing an event
+// silently; the fix is to mark it [Permanent].
+//
+// # Instruments
 //
 // Spans and metrics follow the OpenTelemetry messaging semantic conventions (semconv v1.43.0).
 // The instruments this package records are:
@@ -26,6 +49,10 @@
 //	tracecart.messaging.dead_lettered    counter   messages moved to a dead-letter topic
 //	tracecart.messaging.consumer.lag     gauge     messages between the last one handled and the
 //	                                               partition's end, per partition and group
+//	tracecart.messaging.consumer.stall_duration
+//	                                     gauge     seconds the message in hand of a partition has
+//	                                               been failing with a transient error (0 if not)
+//	tracecart.messaging.consumer.retries counter   failed attempts that will be retried
 //
-// The last two have no semantic convention yet, hence the tracecart prefix.
+// The tracecart ones have no semantic convention yet, hence the prefix.
 package kafka

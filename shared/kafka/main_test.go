@@ -116,6 +116,27 @@ func (tel *telemetry) sum(t *testing.T, name string) int64 {
 	return total
 }
 
+// gauge returns the largest value of a Float64 gauge over its data points, or 0 when it was not
+// recorded.
+func (tel *telemetry) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := tel.metrics.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("collect metrics: %v", err)
+	}
+	var largest float64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if data, ok := m.Data.(metricdata.Gauge[float64]); ok && m.Name == name {
+				for _, dp := range data.DataPoints {
+					largest = max(largest, dp.Value)
+				}
+			}
+		}
+	}
+	return largest
+}
+
 // eventually polls cond until it holds or waitTimeout passes.
 func eventually(t *testing.T, cond func() bool, format string, args ...any) {
 	t.Helper()
@@ -224,6 +245,17 @@ func (c *collector) count(value string) int {
 		}
 	}
 	return n
+}
+
+// partitions returns how many distinct partitions the collected records came from.
+func (c *collector) partitions() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := map[int]bool{}
+	for _, r := range c.recs {
+		seen[r.Partition] = true
+	}
+	return len(seen)
 }
 
 func (c *collector) has(value string) bool { return slices.Contains(c.values(), value) }

@@ -68,6 +68,10 @@ type Options struct {
 type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Advisory checks are reported on /health/ready but do not fail it: they describe a problem
+	// that taking the instance out of service would not solve, such as a Kafka partition held back
+	// by a fault while the HTTP API works.
+	Advisory bool
 }
 
 // Worker is a long-running part of a service that stops when its context is cancelled, returning
@@ -153,10 +157,19 @@ func Serve(ctx context.Context, o Options) (err error) {
 		err = errors.Join(err, fmt.Errorf("drain http server: %w", serr))
 	}
 	stopWorkers()
-	workers.Wait()
-	close(workerErr)
-	for werr := range workerErr {
-		err = errors.Join(err, werr)
+	// Each worker finishes what it has in hand, but a worker stuck in a call that ignores its
+	// context must not keep the process from exiting: the wait ends with ShutdownTimeout, and
+	// whatever it abandoned is redelivered (Kafka) or republished (outbox) to the next instance.
+	stopped := make(chan struct{})
+	go func() { workers.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+		close(workerErr)
+		for werr := range workerErr {
+			err = errors.Join(err, werr)
+		}
+	case <-shutdownCtx.Done():
+		err = errors.Join(err, fmt.Errorf("workers did not stop within the shutdown timeout (%s)", o.ShutdownTimeout))
 	}
 	o.Logger.InfoContext(shutdownCtx, "stopped", "error", err)
 	return err
@@ -198,7 +211,9 @@ func readiness(ctx context.Context, checks []Check, draining bool) (int, map[str
 	for _, c := range checks {
 		if err := c.Check(ctx); err != nil {
 			body[c.Name] = err.Error()
-			body["status"], status = "unavailable", http.StatusServiceUnavailable
+			if !c.Advisory {
+				body["status"], status = "unavailable", http.StatusServiceUnavailable
+			}
 			continue
 		}
 		body[c.Name] = "ok"

@@ -183,3 +183,39 @@ func TestReadinessReportsEachCheck(t *testing.T) {
 		t.Errorf("readiness with passing checks = %d, want 200", status)
 	}
 }
+
+func TestAdvisoryCheckIsReportedButDoesNotFailReadiness(t *testing.T) {
+	checks := []Check{
+		{Name: "postgres", Check: func(context.Context) error { return nil }},
+		{Name: "saga consumer", Advisory: true, Check: func(context.Context) error { return errors.New("orders/3 stalled for 40s") }},
+	}
+	status, body := readiness(t.Context(), checks, false)
+	if status != http.StatusOK || body["saga consumer"] != "orders/3 stalled for 40s" || body["status"] != "ok" {
+		t.Errorf("readiness = %d %v, want 200 with the advisory check's error in the body", status, body)
+	}
+}
+
+// TestStuckWorkerDoesNotHoldShutdown: a worker that ignores its context must not keep the process
+// from exiting; Serve returns after ShutdownTimeout and says which wait ran out.
+func TestStuckWorkerDoesNotHoldShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	stuck := make(chan struct{})
+	defer close(stuck)
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, Options{
+			Service: "svc", Addr: "127.0.0.1:0", ShutdownTimeout: 200 * time.Millisecond,
+			Workers: []Worker{{Name: "stuck", Run: func(context.Context) error { <-stuck; return nil }}},
+			Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		})
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "did not stop within the shutdown timeout") {
+			t.Errorf("Serve = %v, want the shutdown timeout reported", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve waited for a stuck worker beyond its shutdown timeout")
+	}
+}

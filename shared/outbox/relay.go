@@ -33,6 +33,10 @@ const (
 	// MetricPublished counts the events the relay published, per topic
 	// (messaging.destination.name). Republished events count again.
 	MetricPublished = "tracecart.outbox.published"
+	// MetricParked is a gauge of the rows Kafka refused on their own (not because it was
+	// unreachable), waiting for a later retry. Anything above zero needs a person: see
+	// docs/architecture.md, "Healing".
+	MetricParked = "tracecart.outbox.parked"
 )
 
 // Defaults for RelayOptions.
@@ -40,12 +44,22 @@ const (
 	DefaultBatchSize    = 100
 	DefaultPollInterval = time.Second
 	DefaultRetention    = time.Hour
+	// DefaultPublishTimeout bounds one publish to Kafka, and with it how long the batch's
+	// transaction holds its row locks.
+	DefaultPublishTimeout = 10 * time.Second
 )
 
 const (
 	// purgeInterval is how often, at most, the relay deletes expired rows: deleting is a scan of
 	// the table, so it is not done on every wake-up.
 	purgeInterval = time.Minute
+
+	// isolateAfter is how many times in a row a batch may fail as a whole before the relay
+	// publishes its rows one at a time, to find a row Kafka refuses on its own.
+	isolateAfter = 3
+	// Parked rows are retried after a delay that doubles from minParkDelay up to maxParkDelay.
+	minParkDelay = time.Second
+	maxParkDelay = 5 * time.Minute
 
 	// The LISTEN connection is reopened with a backoff between these bounds; polling goes on
 	// meanwhile, so events are late but not lost.
@@ -72,6 +86,8 @@ type RelayOptions struct {
 	// Retention is how long published rows are kept, for inspection, before the relay deletes them.
 	// Default one hour.
 	Retention time.Duration
+	// PublishTimeout bounds one publish to Kafka. Default ten seconds.
+	PublishTimeout time.Duration
 
 	// MeterProvider receives the relay's metrics; default the global one. Logger receives the
 	// errors the relay recovers from; default slog.Default().
@@ -107,6 +123,9 @@ func NewRelay(pool *pgxpool.Pool, publisher Publisher, opts RelayOptions) *Relay
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
+	}
+	if opts.PublishTimeout <= 0 {
+		opts.PublishTimeout = DefaultPublishTimeout
 	}
 	if opts.MeterProvider == nil {
 		opts.MeterProvider = otel.GetMeterProvider()
@@ -147,13 +166,20 @@ func (r *Relay) Run(ctx context.Context) error {
 	poll := time.NewTicker(r.opts.PollInterval)
 	defer poll.Stop()
 	nextPurge := time.Now()
+	failures := 0
 	for {
 		if err := r.drain(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
+			failures++
 			r.opts.Logger.WarnContext(ctx, "outbox relay: publishing failed, retrying at the next poll",
-				slog.Any("error", err))
+				slog.Any("error", err), slog.Int("failures_in_a_row", failures))
+			if failures >= isolateAfter {
+				// The same batch keeps failing: perhaps Kafka is down, perhaps one row in it is
+				// refused. Publishing the rows one by one tells which, and parks the refused.
+				r.isolate(ctx)
+			}
 			// Notifications do not bring Kafka back, so only the poll ends this wait.
 			select {
 			case <-ctx.Done():
@@ -162,6 +188,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		failures = 0
 		if now := time.Now(); !now.Before(nextPurge) {
 			r.purge(ctx)
 			nextPurge = now.Add(min(purgeInterval, r.opts.Retention))
@@ -189,41 +216,67 @@ func (r *Relay) drain(ctx context.Context) error {
 	}
 }
 
-// publishBatch claims the oldest unpublished rows, publishes them and marks them published, all in
-// one transaction, and returns how many it published.
+// claimQuery selects the oldest rows that are due: not published, not parked, and with no parked
+// row of the same key before them (so a key's events keep their order). SKIP LOCKED: rows another
+// relay is publishing right now are not ours to wait for.
+const claimQuery = `
+	SELECT seq, topic, key, payload, headers
+	FROM outbox o
+	WHERE published_at IS NULL AND seq > $2
+	  AND (retry_at IS NULL OR retry_at <= now())
+	  AND NOT EXISTS (
+	      SELECT 1 FROM outbox p
+	      WHERE p.key = o.key AND p.published_at IS NULL AND p.seq < o.seq AND p.retry_at > now())
+	ORDER BY seq
+	LIMIT $1
+	FOR UPDATE SKIP LOCKED`
+
+// claim locks up to limit due rows after sequence number after in tx and returns them with their
+// sequence numbers.
+func claim(ctx context.Context, tx pgx.Tx, limit int, after int64) (seqs []int64, recs []kafka.Record, err error) {
+	rows, err := tx.Query(ctx, claimQuery, limit, after)
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var rec kafka.Record
+		if err := rows.Scan(&seq, &rec.Topic, &rec.Key, &rec.Value, &rec.Headers); err != nil {
+			return nil, nil, fmt.Errorf("read outbox row: %w", err)
+		}
+		seqs = append(seqs, seq)
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	return seqs, recs, nil
+}
+
+// publish sends recs to Kafka within the publish timeout.
+func (r *Relay) publish(ctx context.Context, recs []kafka.Record) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
+	defer cancel()
+	return r.publisher.Publish(ctx, recs...)
+}
+
+// publishBatch claims the oldest due rows, publishes them and marks them published, all in one
+// transaction, and returns how many it published.
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	// The transaction holds its rows' locks until it ends: bound it, publish included, so that a
+	// hung connection cannot hold them for ever.
+	ctx, cancel := context.WithTimeout(ctx, 2*r.opts.PublishTimeout)
+	defer cancel()
 	var recs []kafka.Record
 	err := postgres.InTx(ctx, r.pool, func(tx pgx.Tx) error {
-		// SKIP LOCKED: rows another relay is publishing right now are not ours to wait for.
-		rows, err := tx.Query(ctx, `
-			SELECT seq, topic, key, payload, headers
-			FROM outbox
-			WHERE published_at IS NULL
-			ORDER BY seq
-			LIMIT $1
-			FOR UPDATE SKIP LOCKED`, r.opts.BatchSize)
-		if err != nil {
-			return fmt.Errorf("claim outbox rows: %w", err)
-		}
 		var seqs []int64
-		for rows.Next() {
-			var seq int64
-			var rec kafka.Record
-			if err := rows.Scan(&seq, &rec.Topic, &rec.Key, &rec.Value, &rec.Headers); err != nil {
-				rows.Close()
-				return fmt.Errorf("read outbox row: %w", err)
-			}
-			seqs = append(seqs, seq)
-			recs = append(recs, rec)
+		var err error
+		seqs, recs, err = claim(ctx, tx, r.opts.BatchSize, 0)
+		if err != nil || len(recs) == 0 {
+			return err
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("claim outbox rows: %w", err)
-		}
-		if len(recs) == 0 {
-			return nil
-		}
-
-		if err := r.publisher.Publish(ctx, recs...); err != nil {
+		if err := r.publish(ctx, recs); err != nil {
 			return fmt.Errorf("publish %d outbox rows: %w", len(recs), err)
 		}
 		// The events are in Kafka now. Should the process die before the commit below, the rows
@@ -242,6 +295,65 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		r.published.Add(ctx, 1, metric.WithAttributes(semconv.MessagingDestinationName(rec.Topic)))
 	}
 	return len(recs), nil
+}
+
+// isolate publishes the due rows one at a time, each in its own transaction, to find the rows
+// Kafka refuses on their own, and parks them. A failed row's key is skipped for the rest of the
+// round, so no later event of that key overtakes it. Failures are parked only when some other row
+// went through, which shows that Kafka is up and refuses those rows in particular; when nothing
+// went through, Kafka itself is likely down, and every row waits, unparked, for the next poll.
+func (r *Relay) isolate(ctx context.Context) {
+	type failure struct {
+		seq int64
+		err error
+	}
+	var (
+		failures   []failure
+		failedKeys = make(map[string]bool)
+		after      int64
+		published  bool
+	)
+	for range r.opts.BatchSize {
+		found := false
+		err := postgres.InTx(ctx, r.pool, func(tx pgx.Tx) error {
+			seqs, recs, err := claim(ctx, tx, 1, after)
+			if err != nil || len(recs) == 0 {
+				return err
+			}
+			found, after = true, seqs[0]
+			if failedKeys[recs[0].Key] {
+				return nil
+			}
+			if err := r.publish(ctx, recs); err != nil {
+				failures = append(failures, failure{seqs[0], err})
+				failedKeys[recs[0].Key] = true
+				return nil
+			}
+			published = true
+			_, err = tx.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE seq = $1`, seqs[0])
+			return err
+		})
+		if err != nil || !found {
+			break
+		}
+	}
+	if !published {
+		return
+	}
+	for _, f := range failures {
+		_, err := r.pool.Exec(ctx, `
+			UPDATE outbox
+			SET attempts = attempts + 1, last_error = $2,
+			    retry_at = now() + make_interval(secs => least($3 * power(2, attempts), $4))
+			WHERE seq = $1`,
+			f.seq, f.err.Error(), minParkDelay.Seconds(), maxParkDelay.Seconds())
+		if err != nil {
+			r.opts.Logger.WarnContext(ctx, "outbox relay: parking a refused event failed", slog.Any("error", err))
+			return
+		}
+		r.opts.Logger.ErrorContext(ctx, "outbox relay: Kafka refused an event; parked it for a later retry",
+			slog.Int64("seq", f.seq), slog.Any("error", f.err))
+	}
 }
 
 // purge deletes published rows older than the retention. A failure only delays the deletion, so
@@ -327,18 +439,26 @@ func (r *Relay) registerGauges() (metric.Registration, error) {
 	if err != nil {
 		return nil, err
 	}
+	parked, err := r.meter.Int64ObservableGauge(MetricParked,
+		metric.WithUnit("{event}"),
+		metric.WithDescription("Outbox rows Kafka refused on their own, waiting for a later retry."))
+	if err != nil {
+		return nil, err
+	}
 	return r.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		var rows int64
+		var rows, parkedRows int64
 		var age float64
 		err := r.pool.QueryRow(ctx, `
-			SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+			SELECT count(*), count(*) FILTER (WHERE attempts > 0),
+			       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
 			FROM outbox
-			WHERE published_at IS NULL`).Scan(&rows, &age)
+			WHERE published_at IS NULL`).Scan(&rows, &parkedRows, &age)
 		if err != nil {
 			return fmt.Errorf("measure outbox backlog: %w", err)
 		}
 		o.ObserveInt64(backlog, rows)
+		o.ObserveInt64(parked, parkedRows)
 		o.ObserveFloat64(oldestAge, age)
 		return nil
-	}, backlog, oldestAge)
+	}, backlog, oldestAge, parked)
 }

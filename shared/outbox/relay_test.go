@@ -3,12 +3,14 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -19,6 +21,7 @@ import (
 	"github.com/tracecart/tracecart/shared/kafka"
 	"github.com/tracecart/tracecart/shared/outbox"
 	"github.com/tracecart/tracecart/shared/postgres"
+	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
 func TestRelayPublishesOnNotification(t *testing.T) {
@@ -371,4 +374,66 @@ func (m metrics) sum(name string, attr attribute.KeyValue) int64 {
 		}
 	}
 	return total
+}
+
+// TestRelayParksARowKafkaRefuses writes an event for a topic that does not exist between good
+// events. Kafka refuses that one row for as long as the topic is missing; it must not hold back
+// the events of other keys, must hold back the later events of its own key (order per key), must be
+// counted as parked, and must be published, followed by its key's later events, once the topic
+// exists.
+func TestRelayParksARowKafkaRefuses(t *testing.T) {
+	e := newEnv(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	missing := testinfra.UniqueName(t, "missing")
+
+	msg := func(topic, key string, n int) outbox.Message {
+		return outbox.Message{ID: uuid.New(), Topic: topic, Key: key, Type: "order.created", Payload: fmt.Appendf(nil, `{"n":%d}`, n)}
+	}
+	refused := msg(missing, "order-stuck", 0)
+	behindIt := msg(e.topic, "order-stuck", 1)
+	others := []outbox.Message{msg(e.topic, "order-a", 2), msg(e.topic, "order-b", 3)}
+	e.add(t, append([]outbox.Message{refused, behindIt}, others...)...)
+
+	e.startRelay(t, e.producer, outbox.RelayOptions{
+		PollInterval: 50 * time.Millisecond, PublishTimeout: time.Second, MeterProvider: mp,
+	})
+	eventually(t, "the other keys' events are published past the refused row", func() bool {
+		return e.count(t, "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == len(others)
+	})
+	if got := collect(t, reader).gaugeInt(outbox.MetricParked); got != 1 {
+		t.Errorf("%s = %d, want the refused row", outbox.MetricParked, got)
+	}
+	var lastError string
+	if err := e.pool.QueryRow(t.Context(), `SELECT last_error FROM outbox WHERE id = $1`, refused.ID).Scan(&lastError); err != nil {
+		t.Fatal(err)
+	}
+	if lastError == "" {
+		t.Error("the parked row has no last_error for whoever investigates")
+	}
+	if got := e.deliveries(t)[behindIt.ID.String()]; got != 0 {
+		t.Error("an event overtook the parked event of its own key")
+	}
+
+	// The cause is fixed: the parked row goes out at its next retry, then the one behind it.
+	if err := kafka.EnsureTopics(t.Context(), e.brokers, kafka.TopicConfig{Name: missing, Partitions: 1}); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	deadline := time.Now().Add(15 * time.Second) // the first retry of a parked row is a second or two away
+	for e.count(t, "SELECT count(*) FROM outbox WHERE published_at IS NULL") > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the parked row and the one behind it were not published once the topic existed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var refusedAt, behindAt time.Time
+	err := e.pool.QueryRow(t.Context(), `
+		SELECT (SELECT published_at FROM outbox WHERE id = $1), (SELECT published_at FROM outbox WHERE id = $2)`,
+		refused.ID, behindIt.ID).Scan(&refusedAt, &behindAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if behindAt.Before(refusedAt) {
+		t.Errorf("the event behind the parked one was published at %v, before it (%v)", behindAt, refusedAt)
+	}
 }

@@ -94,6 +94,31 @@ func TestUnknownAPIPathIs404Problem(t *testing.T) {
 	}
 }
 
+// Services' internal routes (order-service's GET /internal/orders/{id}/status, which
+// product-service's reconciler calls without a token) must not be reachable through the gateway,
+// with or without a token, however the path is spelled.
+func TestInternalRoutesAreNotExposed(t *testing.T) {
+	g := newGateway(t, gatewayOptions{})
+	token := g.token(t, "00000000-0000-4000-8000-00000000a11c", nil)
+	for _, path := range []string{
+		"/internal/orders/42/status",
+		"/api/internal/orders/42/status",
+		"/api/orders/../internal/orders/42/status",
+		"/api/orders/%2e%2e/internal/orders/42/status",
+		"/api/orders/..%2finternal/orders/42/status",
+	} {
+		g.do(t, request{path: path, token: token})
+	}
+	for _, s := range []*service{g.users, g.products, g.orders} {
+		reqs, _ := s.requests()
+		for _, r := range reqs {
+			if strings.Contains(r.URL.Path, "internal") || strings.Contains(r.URL.RawPath, "internal") {
+				t.Errorf("%s was asked for %q (raw %q)", s.name, r.URL.Path, r.URL.RawPath)
+			}
+		}
+	}
+}
+
 func TestRequestIDKeptOrSet(t *testing.T) {
 	g := newGateway(t, gatewayOptions{})
 	resp := g.do(t, request{path: "/api/products", header: http.Header{"X-Request-Id": {"client-chosen-42"}}})

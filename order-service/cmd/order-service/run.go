@@ -48,6 +48,16 @@ type Config struct {
 	SagaTimeout time.Duration `env:"SAGA_TIMEOUT" envDefault:"30s"`
 	// SagaSweepInterval is how often the timeout is checked.
 	SagaSweepInterval time.Duration `env:"SAGA_SWEEP_INTERVAL" envDefault:"1s"`
+
+	// ReconcileGrace is how long a paid order's refund and restock may take after its
+	// cancellation before order.cancelled is announced again; the wait between announcements
+	// starts there and doubles up to ReconcileMaxBackoff.
+	ReconcileGrace      time.Duration `env:"RECONCILE_GRACE" envDefault:"60s"`
+	ReconcileMaxBackoff time.Duration `env:"RECONCILE_MAX_BACKOFF" envDefault:"5m"`
+	// ReconcileMaxAttempts is how often it is announced again before only an alert is left.
+	ReconcileMaxAttempts int `env:"RECONCILE_MAX_ATTEMPTS" envDefault:"5"`
+	// ReconcileInterval is how often the reconciler looks.
+	ReconcileInterval time.Duration `env:"RECONCILE_INTERVAL" envDefault:"5s"`
 }
 
 // Validate checks what the struct tags cannot, the shared settings included.
@@ -60,10 +70,17 @@ func (c *Config) Validate() error {
 	for _, v := range []struct {
 		key string
 		d   time.Duration
-	}{{"SAGA_TIMEOUT", c.SagaTimeout}, {"SAGA_SWEEP_INTERVAL", c.SagaSweepInterval}} {
+	}{
+		{"SAGA_TIMEOUT", c.SagaTimeout}, {"SAGA_SWEEP_INTERVAL", c.SagaSweepInterval},
+		{"RECONCILE_GRACE", c.ReconcileGrace}, {"RECONCILE_MAX_BACKOFF", c.ReconcileMaxBackoff},
+		{"RECONCILE_INTERVAL", c.ReconcileInterval},
+	} {
 		if v.d <= 0 {
 			errs = append(errs, &config.VarError{Key: v.key, Err: fmt.Errorf("must be positive, got %s", v.d)})
 		}
+	}
+	if c.ReconcileMaxAttempts < 1 {
+		errs = append(errs, &config.VarError{Key: "RECONCILE_MAX_ATTEMPTS", Err: fmt.Errorf("must be at least 1, got %d", c.ReconcileMaxAttempts)})
 	}
 	return errors.Join(errs...)
 }
@@ -140,9 +157,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Logger: log, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
 	})
 	defer func() { err = errors.Join(err, consumer.Close()) }()
+	pruner, err := inbox.NewPruner(db, cfg.InboxRetention, 0, log)
+	if err != nil {
+		return err
+	}
 	sweeper, err := saga.NewSweeper(db, store, saga.SweeperOptions{
 		Timeout: cfg.SagaTimeout, Interval: cfg.SagaSweepInterval,
 		Metrics: metrics, Logger: log, TracerProvider: tel.TracerProvider,
+	})
+	if err != nil {
+		return err
+	}
+	reconciler, err := saga.NewReconciler(db, store, saga.ReconcilerOptions{
+		Grace: cfg.ReconcileGrace, MaxBackoff: cfg.ReconcileMaxBackoff, MaxAttempts: cfg.ReconcileMaxAttempts,
+		Interval: cfg.ReconcileInterval, Logger: log, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
 	})
 	if err != nil {
 		return err
@@ -190,12 +218,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Service: cfg.ServiceName, Version: cfg.Version,
 		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: api, Metrics: tel.MetricsHandler,
-		Ready:  []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
+		Ready: []lifecycle.Check{
+			{Name: "postgres", Check: db.Ping},
+			{Name: "saga consumer", Check: consumer.Stalled, Advisory: true},
+		},
 		Consul: registry,
 		Workers: []lifecycle.Worker{
 			{Name: "outbox relay", Run: relay.Run},
 			{Name: "saga consumer", Run: consumer.Run},
+			{Name: "inbox pruning", Run: pruner.Run},
 			{Name: "saga timeout", Run: sweeper.Run},
+			{Name: "compensation reconciler", Run: reconciler.Run},
 		},
 		DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger: log,

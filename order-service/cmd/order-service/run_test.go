@@ -30,10 +30,14 @@ func TestRunRejectsBadConfig(t *testing.T) {
 
 func TestRunRejectsBadServiceConfig(t *testing.T) {
 	for key, value := range map[string]string{
-		"SAGA_TIMEOUT":        "0s",
-		"SAGA_SWEEP_INTERVAL": "-1s",
-		"PRODUCT_SERVICE_URL": "product-service",
-		"JWKS_URL":            "ftp://user-service/jwks.json",
+		"SAGA_TIMEOUT":           "0s",
+		"SAGA_SWEEP_INTERVAL":    "-1s",
+		"PRODUCT_SERVICE_URL":    "product-service",
+		"JWKS_URL":               "ftp://user-service/jwks.json",
+		"RECONCILE_GRACE":        "0s",
+		"RECONCILE_MAX_BACKOFF":  "-1m",
+		"RECONCILE_INTERVAL":     "0s",
+		"RECONCILE_MAX_ATTEMPTS": "0",
 	} {
 		env := map[string]string{"DATABASE_URL": "postgres://u:secret@db/x", key: value}
 		err := run(t.Context(), func(k string) string { return env[k] }, os.Stdout)

@@ -171,6 +171,23 @@ func (s *server) cancelOrder(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, orderResponse(o))
 }
 
+// orderStatus answers GET /internal/orders/{id}/status with {"id", "status"} of any order:
+// product-service asks it before settling a reservation whose saga events never arrived.
+func (s *server) orderStatus(w http.ResponseWriter, r *http.Request) {
+	id, err := orderID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tagSpan(r, id)
+	status, err := s.orders.Status(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, orderStatusJSON{ID: id, Status: string(status)})
+}
+
 // callerAndOrder reads who is asking (the token) and which order they mean (the path), and tags
 // the request's span with the order: the first steps of every route about one order.
 func callerAndOrder(r *http.Request) (userID, id uuid.UUID, err error) {

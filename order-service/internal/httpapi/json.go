@@ -57,6 +57,12 @@ type orderJSON struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
+// orderStatusJSON is the answer of the internal status route.
+type orderStatusJSON struct {
+	ID     uuid.UUID `json:"id"`
+	Status string    `json:"status"`
+}
+
 // lineJSON is one priced line of an order.
 type lineJSON struct {
 	ProductID      uuid.UUID `json:"product_id"`

@@ -259,6 +259,24 @@ func TestGetOrder(t *testing.T) {
 	}
 }
 
+// The internal status route answers any order's status without a token (other services have
+// none to present), and nothing more than the status.
+func TestInternalOrderStatus(t *testing.T) {
+	e := newEnv(t)
+	placed := e.placeOrder(alice, fmt.Sprintf(`{"lines":[{"product_id":%q,"quantity":1}]}`, lamp))
+
+	resp := e.do(request{method: http.MethodGet, path: "/internal/orders/" + placed.ID.String() + "/status"})
+	if resp.status != http.StatusOK {
+		t.Fatalf("GET status = %d %s", resp.status, resp.body)
+	}
+	if want := fmt.Sprintf(`{"id":%q,"status":"PENDING"}`, placed.ID); strings.TrimSpace(string(resp.body)) != want {
+		t.Errorf("GET status = %s, want %s", resp.body, want)
+	}
+
+	problem(t, e.do(request{method: http.MethodGet, path: "/internal/orders/" + uuid.NewString() + "/status"}), http.StatusNotFound)
+	problem(t, e.do(request{method: http.MethodGet, path: "/internal/orders/not-a-uuid/status"}), http.StatusBadRequest)
+}
+
 func TestListOrders(t *testing.T) {
 	e := newEnv(t)
 	var placed []orderJSON

@@ -36,6 +36,8 @@ type Orders interface {
 	// List returns a page of the user's orders, newest first, and how many there are in all.
 	List(ctx context.Context, userID uuid.UUID, limit, offset int) ([]order.Order, int, error)
 	CancelByCustomer(ctx context.Context, userID, id uuid.UUID) (order.Order, error)
+	// Status returns the status of any order, for the internal status route.
+	Status(ctx context.Context, id uuid.UUID) (order.Status, error)
 }
 
 // Catalog prices products; in production it is product-service.
@@ -86,5 +88,11 @@ func NewServer(opts Options) (http.Handler, error) {
 	router.Handle("/orders", customer(http.HandlerFunc(s.listOrders))).Methods(http.MethodGet)
 	router.Handle("/orders/{id}", customer(http.HandlerFunc(s.getOrder))).Methods(http.MethodGet)
 	router.Handle("/orders/{id}/cancel", customer(http.HandlerFunc(s.cancelOrder))).Methods(http.MethodPost)
+
+	// For other services, not for customers: the gateway routes only /api/orders/… here, so
+	// this path is unreachable from outside (see the gateway's routes.go). It answers without a
+	// token because services have no identity of their own to present; it tells nothing but the
+	// status of an order whose random ID the caller already knows. See docs/architecture.md.
+	router.HandleFunc("/internal/orders/{id}/status", s.orderStatus).Methods(http.MethodGet)
 	return router, nil
 }

@@ -3,6 +3,7 @@ package order_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/tracecart/tracecart/order-service/internal/order"
 )
@@ -102,5 +103,18 @@ func TestTerminalStatesIgnoreEverything(t *testing.T) {
 				t.Errorf("%s.Next(%s) = %s, %v; a terminal order must not move", s, e, got, err)
 			}
 		}
+	}
+}
+
+func TestReannounceDelay(t *testing.T) {
+	grace, ceiling := time.Minute, 5*time.Minute
+	want := []time.Duration{time.Minute, time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}
+	for attempt, w := range want {
+		if got := order.ReannounceDelay(grace, ceiling, attempt); got != w {
+			t.Errorf("ReannounceDelay(attempt %d) = %s, want %s", attempt, got, w)
+		}
+	}
+	if got := order.ReannounceDelay(grace, ceiling, 1000); got != ceiling {
+		t.Errorf("ReannounceDelay(attempt 1000) = %s, want the ceiling", got)
 	}
 }

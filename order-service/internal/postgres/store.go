@@ -161,6 +161,21 @@ func (s *Store) Get(ctx context.Context, userID, id uuid.UUID) (order.Order, err
 	return o, nil
 }
 
+// Status returns the status of order id, whoever owns it, for other services that must know
+// how an order's saga ended (product-service's reconciler asks before it settles a reservation
+// left behind). A missing order is an error wrapping order.ErrNotFound.
+func (s *Store) Status(ctx context.Context, id uuid.UUID) (order.Status, error) {
+	var status string
+	err := s.pool.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("order %s: %w", id, order.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("status of order %s: %w", id, err)
+	}
+	return order.Status(status), nil
+}
+
 // List returns a page of userID's orders, newest first: at most limit of them after skipping
 // offset, and how many orders the user has in all.
 func (s *Store) List(ctx context.Context, userID uuid.UUID, limit, offset int) (orders []order.Order, total int, err error) {

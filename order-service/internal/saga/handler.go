@@ -1,6 +1,8 @@
 // Package saga is order-service's part of the order saga: the Kafka handler that records the
-// outcome the other services report (inventory.rejected, payment.failed, payment.succeeded),
-// and the sweeper that cancels orders whose saga takes too long. Each effect, the inbox record
+// outcome the other services report (inventory.rejected, payment.failed, payment.succeeded) and
+// the compensations they report (payment.refunded, inventory.released), the sweeper that cancels
+// orders whose saga takes too long, and the reconciler that announces a paid order's
+// cancellation again when its compensations are not reported. Each effect, the inbox record
 // that makes it happen once, and the events it publishes are written in one transaction.
 package saga
 
@@ -63,12 +65,16 @@ func NewHandler(pool *pgxpool.Pool, store *postgres.Store, opts HandlerOptions) 
 //
 //	inventory.rejected  PENDING → REJECTED, with the payload's reason
 //	payment.failed      PENDING → CANCELLED, with the payload's reason
-//	payment.succeeded   PENDING → CONFIRMED, and order.confirmed is published
-//	anything else       nothing (inventory.reserved, inventory.released, payment.refunded, and
-//	                    types added after this code was written)
+//	payment.succeeded   PENDING → CONFIRMED, and order.confirmed is published; in any status,
+//	                    the order is recorded as paid
+//	payment.refunded    recorded as the order's refund
+//	inventory.released  recorded as the order's restock
+//	anything else       nothing (inventory.reserved, and types added after this code was written)
 //
 // An event for an order whose saga has already finished (say, a payment that arrives after the
-// timeout cancelled the order) changes nothing: the compensations of order.cancelled cover it.
+// timeout cancelled the order) changes nothing but the record that the order was paid: the
+// compensations of order.cancelled cover it, and the reconciler (reconcile.go) announces the
+// cancellation again if the refund and the restock are not reported in time.
 // Each event is recorded in the inbox, so a second delivery changes nothing either. A message
 // that is not a valid event, or names an order that does not exist, is a kafka.Permanent error:
 // no retry can fix it, so it goes to the dead-letter topic at once.
@@ -80,18 +86,21 @@ func (h *Handler) Handle(ctx context.Context, rec kafka.Record) error {
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(attribute.String("order.id", env.OrderID.String()))
 
-	event, reason, err := interpret(env)
+	f, err := interpret(env)
 	if err != nil {
 		return kafka.Permanent(err)
 	}
 
 	var changed *order.Order
 	duplicate, err := inbox.Handle(ctx, h.pool, h.consumer, env.ID.String(), func(tx pgx.Tx) error {
-		if event == "" {
+		switch {
+		case f.compensation != "":
+			return h.store.RecordCompensation(ctx, tx, env.OrderID, f.compensation)
+		case f.event == "":
 			return nil // not for us, but recorded, so a redelivery is recognised
 		}
 		var applyErr error
-		changed, applyErr = h.apply(ctx, tx, env.OrderID, event, reason)
+		changed, applyErr = h.apply(ctx, tx, env.OrderID, f.event, f.reason)
 		return applyErr
 	})
 	switch {
@@ -104,7 +113,7 @@ func (h *Handler) Handle(ctx context.Context, rec kafka.Record) error {
 		return nil
 	}
 	if changed != nil {
-		h.metrics.finished(ctx, event, *changed)
+		h.metrics.finished(ctx, f.event, *changed)
 		h.logger.InfoContext(ctx, "order saga finished",
 			"order_id", changed.ID.String(), "status", string(changed.Status), "reason", changed.Reason)
 	}
@@ -117,6 +126,12 @@ func (h *Handler) apply(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, event
 	o, err := h.store.Lock(ctx, tx, orderID)
 	if err != nil {
 		return nil, err
+	}
+	if event == order.PaymentSucceeded {
+		// Whatever the saga makes of it, the customer paid: a cancellation owes a refund.
+		if err := h.store.RecordPaid(ctx, tx, orderID); err != nil {
+			return nil, err
+		}
 	}
 	next, err := o.Status.Next(event)
 	if errors.Is(err, order.ErrSagaFinished) {
@@ -142,30 +157,48 @@ func (h *Handler) apply(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, event
 	return &o, nil
 }
 
-// interpret turns an envelope into the state machine's event and the reason to record. Event
-// types order-service does not act on give the empty event. A payload that does not decode is
-// an error wrapping events.ErrMalformed.
-func interpret(env events.Envelope) (order.Event, string, error) {
+// fact is what an event tells order-service: an outcome for the order's state machine, with the
+// reason to record, or a compensation to record. Both are empty for events order-service has no
+// part in.
+type fact struct {
+	event        order.Event
+	reason       string
+	compensation order.Compensation
+}
+
+// interpret turns an envelope into what it tells order-service. A payload that does not decode
+// is an error wrapping events.ErrMalformed.
+func interpret(env events.Envelope) (fact, error) {
 	switch env.Type {
 	case events.InventoryRejected:
 		p, err := events.DecodePayload[events.InventoryRejectedPayload](env)
 		if err != nil {
-			return "", "", err
+			return fact{}, err
 		}
-		return order.InventoryRejected, reasonOr(p.Reason, fallbackRejectedReason), nil
+		return fact{event: order.InventoryRejected, reason: reasonOr(p.Reason, fallbackRejectedReason)}, nil
 	case events.PaymentFailed:
 		p, err := events.DecodePayload[events.PaymentFailedPayload](env)
 		if err != nil {
-			return "", "", err
+			return fact{}, err
 		}
-		return order.PaymentFailed, reasonOr(p.Reason, fallbackFailedReason), nil
+		return fact{event: order.PaymentFailed, reason: reasonOr(p.Reason, fallbackFailedReason)}, nil
 	case events.PaymentSucceeded:
 		if _, err := events.DecodePayload[events.PaymentSucceededPayload](env); err != nil {
-			return "", "", err
+			return fact{}, err
 		}
-		return order.PaymentSucceeded, "", nil
+		return fact{event: order.PaymentSucceeded}, nil
+	case events.PaymentRefunded:
+		if _, err := events.DecodePayload[events.PaymentRefundedPayload](env); err != nil {
+			return fact{}, err
+		}
+		return fact{compensation: order.Refunded}, nil
+	case events.InventoryReleased:
+		if _, err := events.DecodePayload[events.InventoryReleasedPayload](env); err != nil {
+			return fact{}, err
+		}
+		return fact{compensation: order.Released}, nil
 	}
-	return "", "", nil
+	return fact{}, nil
 }
 
 func reasonOr(reason, fallback string) string {

@@ -142,9 +142,9 @@ func TestEventsAfterTheSagaFinishedAreIgnored(t *testing.T) {
 	}
 }
 
-// TestOtherEventTypesAreMarkedProcessed covers the events order-service has no part in: the
-// other steps of the saga, and types a newer producer may add (the contract lets consumers
-// ignore types they do not know).
+// TestOtherEventTypesAreMarkedProcessed covers the events that do not move an order: the other
+// steps of the saga, the compensations (only recorded, see reconcile_test.go), and types a newer
+// producer may add (the contract lets consumers ignore types they do not know).
 func TestOtherEventTypesAreMarkedProcessed(t *testing.T) {
 	e := newEnv(t)
 	o := e.newOrder()

@@ -2,24 +2,27 @@ package saga
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracecart/tracecart/order-service/internal/order"
 	"github.com/tracecart/tracecart/order-service/internal/orderevents"
 	"github.com/tracecart/tracecart/order-service/internal/postgres"
+	"github.com/tracecart/tracecart/shared/lifecycle"
 	"github.com/tracecart/tracecart/shared/outbox"
 	pgkit "github.com/tracecart/tracecart/shared/postgres"
+	"github.com/tracecart/tracecart/shared/telemetry"
 )
 
 // DefaultSweepBatch is how many timed-out orders one sweep transaction cancels at most.
@@ -72,28 +75,27 @@ func NewSweeper(pool *pgxpool.Pool, store *postgres.Store, opts SweeperOptions) 
 // unreachable) is logged and tried again at the next tick: the sweeper is a safety net and must
 // outlive the outages it is there for.
 func (s *Sweeper) Run(ctx context.Context) error {
-	ticker := time.NewTicker(s.opts.Interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+	return lifecycle.Every(ctx, s.opts.Interval,
+		func(ctx context.Context) error { _, err := s.Sweep(ctx); return err },
+		func(ctx context.Context, err error) {
 			s.opts.Logger.WarnContext(ctx, "sweep timed-out sagas", "error", err)
-		}
-	}
+		})
 }
 
 // Sweep cancels every order that has been PENDING for longer than the timeout, in batches,
 // and returns how many it cancelled.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	return inBatches(ctx, s.opts.BatchSize, s.sweepBatch)
+}
+
+// inBatches runs batch until it fails or handles fewer than size items, the sign that nothing
+// more is due, and returns how many items all the batches handled.
+func inBatches(ctx context.Context, size int, batch func(context.Context) (int, error)) (int, error) {
 	total := 0
 	for {
-		n, err := s.sweepBatch(ctx)
+		n, err := batch(ctx)
 		total += n
-		if err != nil || n < s.opts.BatchSize {
+		if err != nil || n < size {
 			return total, err
 		}
 	}
@@ -113,8 +115,8 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 		}
 	}()
 
-	err := pgkit.InTx(untraced(ctx), s.pool, func(tx pgx.Tx) error {
-		expired, err := s.store.LockTimedOut(untraced(ctx), tx, s.opts.Timeout, s.opts.BatchSize)
+	err := pgkit.InTx(telemetry.Unsampled(ctx), s.pool, func(tx pgx.Tx) error {
+		expired, err := s.store.LockTimedOut(telemetry.Unsampled(ctx), tx, s.opts.Timeout, s.opts.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -123,17 +125,11 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 			// was placed, and its order.cancelled event carries that trace on to the
 			// compensations in the other services: one order, one trace, to the last
 			// compensation. An order stored without a context gets a trace of its own.
-			stored, err := s.store.TraceContext(untraced(ctx), tx, o.ID)
+			stored, err := s.store.TraceContext(telemetry.Unsampled(ctx), tx, o.ID)
 			if err != nil {
 				return err
 			}
-			parent, start := ctx, []trace.SpanStartOption{trace.WithAttributes(attribute.String("order.id", o.ID.String()))}
-			if sc := trace.SpanContextFromContext(otel.GetTextMapPropagator().Extract(ctx, stored)); sc.IsValid() {
-				parent = trace.ContextWithRemoteSpanContext(ctx, sc)
-			} else {
-				start = append(start, trace.WithNewRoot())
-			}
-			orderCtx, span := s.tracer.Start(parent, "saga timeout", start...)
+			orderCtx, span := startInOrderTrace(ctx, s.tracer, "saga timeout", o.ID, stored)
 			spans = append(spans, span)
 			next, err := o.Status.Next(order.TimedOut)
 			if err != nil {
@@ -169,15 +165,15 @@ func (s *Sweeper) sweepBatch(ctx context.Context) (int, error) {
 	return len(done), nil
 }
 
-// untraced returns ctx under a parent span that is not sampled, so that the database spans of
-// an idle sweep, one every Interval on every instance, do not fill the trace store with traces
-// of nothing. The span of an order a sweep does cancel continues that order's trace.
-func untraced(ctx context.Context) context.Context {
-	var traceID trace.TraceID
-	var spanID trace.SpanID
-	_, _ = rand.Read(traceID[:])
-	_, _ = rand.Read(spanID[:])
-	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: traceID, SpanID: spanID, // TraceFlags zero: not sampled
-	}))
+// startInOrderTrace starts span name for work on order orderID that has no message to carry
+// the order's trace (a timeout, a reconciliation): it continues the trace stored with the order,
+// or, for an order stored outside any trace, starts a trace of its own. Either way the span
+// carries order.id, like every saga span.
+func startInOrderTrace(ctx context.Context, tracer trace.Tracer, name string, orderID uuid.UUID, stored propagation.MapCarrier) (context.Context, trace.Span) {
+	start := []trace.SpanStartOption{trace.WithAttributes(attribute.String("order.id", orderID.String()))}
+	parent, ok := telemetry.Resume(ctx, stored)
+	if !ok {
+		start = append(start, trace.WithNewRoot())
+	}
+	return tracer.Start(parent, name, start...)
 }

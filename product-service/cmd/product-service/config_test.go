@@ -27,3 +27,23 @@ func TestConfigDefaultsAndJWKSURL(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigReconciler(t *testing.T) {
+	base := map[string]string{"SERVICE_NAME": "product-service", "DATABASE_URL": "postgres://u:secret@db/x"}
+	cfg, err := config.Load[Config](func(k string) string { return base[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OrderServiceURL != "http://order-service" || cfg.ReconcileAfter.String() != "45s" || cfg.ReconcileInterval.String() != "10s" {
+		t.Errorf("reconciler defaults: %s %s %s", cfg.OrderServiceURL, cfg.ReconcileAfter, cfg.ReconcileInterval)
+	}
+	for key, bad := range map[string]string{"ORDER_SERVICE_URL": "order-service", "RECONCILE_AFTER": "0s", "RECONCILE_INTERVAL": "-1s"} {
+		env := map[string]string{key: bad}
+		for k, v := range base {
+			env[k] = v
+		}
+		if _, err := config.Load[Config](func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%q: error %v, want it named", key, bad, err)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tracecart/tracecart/product-service/internal/catalog"
 	"github.com/tracecart/tracecart/product-service/internal/httpapi"
+	"github.com/tracecart/tracecart/product-service/internal/orderservice"
 	store "github.com/tracecart/tracecart/product-service/internal/postgres"
 	"github.com/tracecart/tracecart/product-service/internal/saga"
 	"github.com/tracecart/tracecart/product-service/migrations"
@@ -46,11 +47,35 @@ type Config struct {
 	JWTAudience string `env:"JWT_AUDIENCE" envDefault:"tracecart"`
 	// SeedDemoData inserts the demo catalogue at start-up where it is missing.
 	SeedDemoData bool `env:"SEED_DEMO_DATA" envDefault:"true"`
+
+	// OrderServiceURL is where the reconciler asks how an order ended; its host is a service
+	// name that Consul resolves, unless it has a port.
+	OrderServiceURL string `env:"ORDER_SERVICE_URL" envDefault:"http://order-service"`
+	// ReconcileAfter is how long a reservation may stay RESERVED (normally milliseconds, while
+	// the payment is taken) before the reconciler asks order-service how its order ended. It is
+	// a little longer than order-service's SAGA_TIMEOUT (30s), so that an order still PENDING is
+	// left to order-service's own timeout.
+	ReconcileAfter time.Duration `env:"RECONCILE_AFTER" envDefault:"45s"`
+	// ReconcileInterval is how often the reconciler looks for such reservations.
+	ReconcileInterval time.Duration `env:"RECONCILE_INTERVAL" envDefault:"10s"`
 }
 
 // Validate checks what the struct tags cannot, the embedded Service's rules included.
 func (c *Config) Validate() error {
-	return errors.Join(c.Service.Validate(), config.CheckHTTPURL("JWKS_URL", c.JWKSURL))
+	errs := []error{
+		c.Service.Validate(),
+		config.CheckHTTPURL("JWKS_URL", c.JWKSURL),
+		config.CheckHTTPURL("ORDER_SERVICE_URL", c.OrderServiceURL),
+	}
+	for _, v := range []struct {
+		key string
+		d   time.Duration
+	}{{"RECONCILE_AFTER", c.ReconcileAfter}, {"RECONCILE_INTERVAL", c.ReconcileInterval}} {
+		if v.d <= 0 {
+			errs = append(errs, &config.VarError{Key: v.key, Err: fmt.Errorf("must be positive, got %s", v.d)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // run wires product-service from its parts and serves until ctx is cancelled or SIGTERM arrives.
@@ -125,29 +150,49 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
 	})
 	defer func() { err = errors.Join(err, consumer.Close()) }()
+	pruner, err := inbox.NewPruner(db, cfg.InboxRetention, 0, log)
+	if err != nil {
+		return err
+	}
 
 	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}
 
-	// Admin tokens are checked against user-service's published keys, fetched through the
-	// traced, discovery-aware client on the first request that carries a token (not at
-	// start-up, so product-service starts whether or not user-service is up).
+	// Calls to other services: user-service for the keys of admin tokens, fetched on the first
+	// request that carries a token (not at start-up, so product-service starts whether or not
+	// user-service is up), and order-service for the reconciler. Both go through Consul, a
+	// circuit breaker per upstream, retries and timeouts.
 	resolver := discovery.NewConsulResolver(registry, discovery.WithLogger(log))
 	defer func() { err = errors.Join(err, resolver.Close()) }()
-	jwksClient, err := httpclient.New(httpclient.Options{
+	upstreams, err := httpclient.New(httpclient.Options{
 		Resolver: resolver, Logger: log,
+		Timeouts:       httpclient.Timeouts{Request: 5 * time.Second},
 		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagators: tel.Propagator,
 	})
 	if err != nil {
-		return fmt.Errorf("jwks client: %w", err)
+		return fmt.Errorf("http client: %w", err)
 	}
 	verifier, err := auth.NewVerifier(auth.VerifierOptions{
-		JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, HTTPClient: jwksClient,
+		JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, HTTPClient: upstreams,
 	})
 	if err != nil {
 		return fmt.Errorf("token verifier: %w", err)
+	}
+
+	// The reconciler: reservations whose saga event was lost are settled as order-service says
+	// the order ended.
+	orders, err := orderservice.New(upstreams, cfg.OrderServiceURL)
+	if err != nil {
+		return err
+	}
+	reconciler, err := saga.NewReconciler(db, store.Inventory{}, orders, saga.ReconcilerOptions{
+		After: cfg.ReconcileAfter, Interval: cfg.ReconcileInterval, Logger: log,
+		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
+	})
+	if err != nil {
+		return err
 	}
 
 	api, err := httpapi.NewServer(httpserver.RouterOptions{
@@ -162,11 +207,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Service: cfg.ServiceName, Version: cfg.Version,
 		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: api, Metrics: tel.MetricsHandler,
-		Ready:  []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
+		Ready: []lifecycle.Check{
+			{Name: "postgres", Check: db.Ping},
+			{Name: "saga consumer", Check: consumer.Stalled, Advisory: true},
+		},
 		Consul: registry,
 		Workers: []lifecycle.Worker{
 			{Name: "outbox relay", Run: relay.Run},
 			{Name: "saga consumer", Run: consumer.Run},
+			{Name: "inbox pruning", Run: pruner.Run},
+			{Name: "reservation reconciler", Run: reconciler.Run},
 		},
 		DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger: log,

@@ -22,13 +22,14 @@ import (
 // database dropped when the test ends. maxConns of 0 keeps postgres.DefaultMaxConns.
 func New(t testing.TB, maxConns int32) *pgxpool.Pool {
 	t.Helper()
+	dsn := testinfra.Postgres(t) // starting the shared container is not part of the deadline below
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var opts []postgres.Option
 	if maxConns > 0 {
 		opts = append(opts, postgres.WithMaxConns(maxConns))
 	}
-	pool, err := postgres.Open(ctx, testinfra.Postgres(t), opts...)
+	pool, err := postgres.Open(ctx, dsn, opts...)
 	if err != nil {
 		t.Fatalf("dbtest: open: %v", err)
 	}

@@ -236,3 +236,45 @@ func Next(current Status, eventType string) Transition {
 	}
 	return Transition{Effect: EffectNone, To: current}
 }
+
+// OrderStatus is order-service's status of an order, as its internal status route reports it:
+// the source of truth the reconciler consults when the saga's events about a reservation never
+// arrived.
+type OrderStatus string
+
+// The order statuses order-service reports.
+const (
+	OrderPending   OrderStatus = "PENDING"
+	OrderConfirmed OrderStatus = "CONFIRMED"
+	OrderRejected  OrderStatus = "REJECTED"
+	OrderCancelled OrderStatus = "CANCELLED"
+)
+
+// Heal returns what to do with a reservation in status current that has waited too long for
+// the saga's next event, given the order's status in order-service. It answers with the
+// transition the lost event would have made, through Next, so a healed reservation ends exactly
+// as if the event had arrived:
+//
+//	order \ reservation  RESERVED                    anything else
+//	CONFIRMED            as order.confirmed: sell    -
+//	CANCELLED, REJECTED  as order.cancelled: release -
+//	PENDING, unknown     -                           -
+//
+// A CANCELLED order whose reservation is still RESERVED was cancelled by the saga timeout or
+// by a failed payment, or confirmed and then cancelled with both events lost; in every case the
+// stock goes back and nothing is sold. A REJECTED order never had stock reserved, so a RESERVED
+// reservation for it can only be a bug; releasing it is the one safe answer. A PENDING order is
+// order-service's business: its saga timeout will end it, and the next look will settle it.
+// Any status other than RESERVED means an event has since arrived and settled the reservation.
+func Heal(current Status, order OrderStatus) Transition {
+	if current != StatusReserved {
+		return Transition{Effect: EffectNone, To: current}
+	}
+	switch order {
+	case OrderConfirmed:
+		return Next(current, events.OrderConfirmed)
+	case OrderCancelled, OrderRejected:
+		return Next(current, events.OrderCancelled)
+	}
+	return Transition{Effect: EffectNone, To: current}
+}

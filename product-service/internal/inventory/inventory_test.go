@@ -171,6 +171,36 @@ func TestNext(t *testing.T) {
 	}
 }
 
+func TestHeal(t *testing.T) {
+	statuses := []inventory.Status{
+		inventory.StatusNone, inventory.StatusReserved, inventory.StatusSold, inventory.StatusReleased,
+		inventory.StatusRestocked, inventory.StatusRejected, inventory.StatusCancelled,
+	}
+	orders := []inventory.OrderStatus{
+		inventory.OrderPending, inventory.OrderConfirmed, inventory.OrderRejected, inventory.OrderCancelled, "SOMETHING_NEW",
+	}
+	// Only a RESERVED reservation of an order that ended moves; it moves as the lost event would
+	// have moved it.
+	want := map[inventory.OrderStatus]inventory.Transition{
+		inventory.OrderConfirmed: {Effect: inventory.EffectSell, To: inventory.StatusSold},
+		inventory.OrderCancelled: {Effect: inventory.EffectRelease, To: inventory.StatusReleased, ReleaseReason: inventory.ReleaseOrderCancelled},
+		inventory.OrderRejected:  {Effect: inventory.EffectRelease, To: inventory.StatusReleased, ReleaseReason: inventory.ReleaseOrderCancelled},
+	}
+	for _, status := range statuses {
+		for _, order := range orders {
+			t.Run(string(status)+"/"+string(order), func(t *testing.T) {
+				w, moves := want[order]
+				if !moves || status != inventory.StatusReserved {
+					w = inventory.Transition{Effect: inventory.EffectNone, To: status}
+				}
+				if got := inventory.Heal(status, order); got != w {
+					t.Errorf("Heal(%q, %q) = %+v, want %+v", status, order, got, w)
+				}
+			})
+		}
+	}
+}
+
 func TestEffectChanges(t *testing.T) {
 	lines := []inventory.Line{{lamp, 1}, {mug, 3}} // lamp sorts after mug
 	tests := []struct {

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/tracecart/tracecart/product-service/internal/inventory"
 	"github.com/tracecart/tracecart/product-service/internal/saga"
@@ -19,7 +22,10 @@ import (
 // itself holds no state.
 type Inventory struct{}
 
-var _ saga.Inventory = Inventory{}
+var (
+	_ saga.Inventory    = Inventory{}
+	_ saga.Reservations = Inventory{}
+)
 
 // line is how a reservation's lines are stored in its jsonb column.
 type line struct {
@@ -110,9 +116,11 @@ func (Inventory) ApplyChanges(ctx context.Context, tx pgx.Tx, changes []inventor
 }
 
 // InsertReservation records order orderID's reservation: lines reserved (RESERVED), refused
-// (REJECTED, with the rejection's reason) or a tombstone (CANCELLED, no lines). It fails if the
-// order already has one; the caller locked and found none, so that means another transaction
-// raced it, and retrying the event will find that one.
+// (REJECTED, with the rejection's reason) or a tombstone (CANCELLED, no lines), with the trace
+// context of ctx, so that whoever settles the reservation later without an event to carry the
+// context (the reconciler) continues the order's trace. It fails if the order already has one;
+// the caller locked and found none, so that means another transaction raced it, and retrying the
+// event will find that one.
 func (Inventory) InsertReservation(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, status inventory.Status, lines []inventory.Line, reason string) error {
 	stored := make([]line, 0, len(lines))
 	for _, l := range lines {
@@ -122,9 +130,12 @@ func (Inventory) InsertReservation(ctx context.Context, tx pgx.Tx, orderID uuid.
 	if err != nil {
 		return fmt.Errorf("encode lines of order %s: %w", orderID, err)
 	}
-	_, err = tx.Exec(ctx,
-		`INSERT INTO reservations (order_id, status, lines, reason) VALUES ($1, $2, $3, NULLIF($4, ''))`,
-		orderID, string(status), raw, reason)
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	_, err = tx.Exec(ctx, `
+		INSERT INTO reservations (order_id, status, lines, reason, trace_context)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5)`,
+		orderID, string(status), raw, reason, carrier)
 	if err != nil {
 		return fmt.Errorf("insert %s reservation of order %s: %w", status, orderID, err)
 	}
@@ -142,4 +153,49 @@ func (Inventory) SetStatus(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, st
 		return fmt.Errorf("set reservation of order %s to %s: %w", orderID, status, err)
 	}
 	return nil
+}
+
+// ClaimStuck returns up to limit reservations that have been RESERVED for longer than age and
+// that no reconciler has looked at in the last lease, oldest first, with their trace context,
+// and marks them as looked at now. Rows another transaction holds (an event being applied to
+// them right now) are skipped, and so are rows another reconciler claimed within lease: several
+// instances running at once each take different reservations. The claim is all the caller's
+// transaction should do; commit it before asking anyone about the orders.
+func (Inventory) ClaimStuck(ctx context.Context, tx pgx.Tx, age, lease time.Duration, limit int) ([]saga.Stuck, error) {
+	rows, err := tx.Query(ctx, `
+		UPDATE reservations SET checked_at = now()
+		WHERE order_id IN (
+			SELECT order_id FROM reservations
+			WHERE status = 'RESERVED' AND updated_at < now() - make_interval(secs => $1)
+				AND (checked_at IS NULL OR checked_at < now() - make_interval(secs => $2))
+			ORDER BY updated_at
+			LIMIT $3
+			FOR UPDATE SKIP LOCKED)
+		RETURNING order_id, trace_context`,
+		age.Seconds(), lease.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim stuck reservations: %w", err)
+	}
+	claimed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (saga.Stuck, error) {
+		s := saga.Stuck{TraceContext: propagation.MapCarrier{}}
+		return s, row.Scan(&s.OrderID, &s.TraceContext)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim stuck reservations: %w", err)
+	}
+	return claimed, nil
+}
+
+// CountStuck returns how many reservations have been RESERVED for longer than age, for the
+// stuck-reservation gauge.
+func (Inventory) CountStuck(ctx context.Context, tx pgx.Tx, age time.Duration) (int64, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `
+		SELECT count(*) FROM reservations
+		WHERE status = 'RESERVED' AND updated_at < now() - make_interval(secs => $1)`,
+		age.Seconds()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count stuck reservations: %w", err)
+	}
+	return n, nil
 }

@@ -1,5 +1,6 @@
 // Package saga is product-service's part of the order saga: the Kafka handler for the events of
-// the "orders" and "payments" topics. For each event it decodes the envelope (a malformed one is
+// the "orders" and "payments" topics, and the reconciler that settles reservations whose events
+// never arrived (reconcile.go). For each event it decodes the envelope (a malformed one is
 // dead-lettered at once), then, in one database transaction, records the event in the inbox,
 // applies what package inventory says the event does to the order's reservation and the stock,
 // and writes the events that announce the result to the outbox. Either all of that commits or
@@ -205,17 +206,27 @@ func (h *Handler) apply(ctx context.Context, tx pgx.Tx, ev event) (result, error
 	}
 
 	// Sell, release or restock what the reservation holds.
-	if err := h.store.ApplyChanges(ctx, tx, t.Effect.Changes(reserved)); err != nil {
+	if err := settle(ctx, tx, h.store, ev.OrderID, t, reserved); err != nil {
 		return result{}, err
 	}
-	if err := h.store.SetStatus(ctx, tx, ev.OrderID, t.To); err != nil {
-		return result{}, err
+	return result{releaseReason: t.ReleaseReason}, nil
+}
+
+// settle applies t, a transition that sells, releases or restocks what reserved holds, to order
+// orderID's locked reservation and to the stock, and announces a release with
+// inventory.released. The event handler and the reconciler both settle reservations through
+// it, so a reservation healed by the reconciler ends exactly like one whose event arrived.
+func settle(ctx context.Context, tx pgx.Tx, store Inventory, orderID uuid.UUID, t inventory.Transition, reserved []inventory.Line) error {
+	if err := store.ApplyChanges(ctx, tx, t.Effect.Changes(reserved)); err != nil {
+		return err
+	}
+	if err := store.SetStatus(ctx, tx, orderID, t.To); err != nil {
+		return err
 	}
 	if t.ReleaseReason == "" {
-		return result{}, nil
+		return nil
 	}
-	err = publish(ctx, tx, events.InventoryReleased, ev.OrderID, events.InventoryReleasedPayload{Reason: t.ReleaseReason})
-	return result{releaseReason: t.ReleaseReason}, err
+	return publish(ctx, tx, events.InventoryReleased, orderID, events.InventoryReleasedPayload{Reason: t.ReleaseReason})
 }
 
 // reserve reserves every line of a new order or none: it locks the order's products (in ID

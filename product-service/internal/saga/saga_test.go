@@ -31,6 +31,7 @@ type shop struct {
 	pool    *pgxpool.Pool
 	handler *saga.Handler
 	metrics *sdkmetric.ManualReader
+	meters  *sdkmetric.MeterProvider // reads into metrics
 	user    uuid.UUID
 }
 
@@ -41,14 +42,15 @@ func newShop(t *testing.T) *shop {
 		t.Fatal(err)
 	}
 	reader := sdkmetric.NewManualReader()
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	handler, err := saga.NewHandler(pool, postgres.Inventory{}, saga.Options{
 		Consumer:      "product-service",
-		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		MeterProvider: meters,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &shop{pool: pool, handler: handler, metrics: reader, user: uuid.New()}
+	return &shop{pool: pool, handler: handler, metrics: reader, meters: meters, user: uuid.New()}
 }
 
 // record encodes an event about orderID as the outbox relay would publish it.
@@ -197,7 +199,8 @@ func (s *shop) wantPublished(t testing.TB, orderID uuid.UUID, want ...any) {
 	}
 }
 
-// counter returns the value of a counter's data point with attribute key=value.
+// counter returns the value of an integer counter's or gauge's data point with attribute
+// key=value, or 0 if there is none.
 func (s *shop) counter(t testing.TB, name, key, value string) int64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
@@ -209,7 +212,14 @@ func (s *shop) counter(t testing.TB, name, key, value string) int64 {
 			if m.Name != name {
 				continue
 			}
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			var points []metricdata.DataPoint[int64]
+			switch data := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				points = data.DataPoints
+			case metricdata.Gauge[int64]:
+				points = data.DataPoints
+			}
+			for _, dp := range points {
 				if v, ok := dp.Attributes.Value(attribute.Key(key)); ok && v.AsString() == value {
 					return dp.Value
 				}

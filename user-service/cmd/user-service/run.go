@@ -167,6 +167,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Logger: log, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
 	})
 	defer func() { err = errors.Join(err, consumer.Close()) }()
+	pruner, err := inbox.NewPruner(db, cfg.InboxRetention, 0, log)
+	if err != nil {
+		return err
+	}
 
 	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr})
 	if err != nil {
@@ -187,11 +191,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		Service: cfg.ServiceName, Version: cfg.Version,
 		Addr: cfg.HTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
 		Handler: router, Metrics: tel.MetricsHandler,
-		Ready:  []lifecycle.Check{{Name: "postgres", Check: db.Ping}},
+		Ready: []lifecycle.Check{
+			{Name: "postgres", Check: db.Ping},
+			{Name: "saga consumer", Check: consumer.Stalled, Advisory: true},
+		},
 		Consul: registry,
 		Workers: []lifecycle.Worker{
 			{Name: "outbox relay", Run: relay.Run},
 			{Name: "saga consumer", Run: consumer.Run},
+			{Name: "inbox pruning", Run: pruner.Run},
 		},
 		DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger: log,

@@ -21,9 +21,10 @@ import (
 // closed when the test ends.
 func Open(t testing.TB) *pgxpool.Pool {
 	t.Helper()
+	dsn := testinfra.Postgres(t) // starting the shared container is not part of the deadline below
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := postgres.Open(ctx, testinfra.Postgres(t), postgres.WithMaxConns(60))
+	pool, err := postgres.Open(ctx, dsn, postgres.WithMaxConns(60))
 	if err != nil {
 		t.Fatalf("testdb: open: %v", err)
 	}
