@@ -27,6 +27,8 @@ func assertOneTrace(t *testing.T, jaeger *testinfra.Jaeger, traceID string) {
 			"product-service": {"GET /products/{id}", "process orders", "send inventory", "db"},
 			"user-service":    {"process inventory", "send payments", "db"},
 		},
+		// Every message of the saga, down to product-service's process of order.confirmed.
+		Messages: shoptest.ConfirmedSaga(),
 		// The root's parent is the span the test made up for its request.
 		RootService: "order-service", RootOperation: "POST /orders",
 	})

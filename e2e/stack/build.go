@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,8 +26,13 @@ var builds = struct {
 	done map[string]error
 }{done: map[string]error{}}
 
-// imageTag is the tag the suite gives a service's image, distinct from the compose demo's.
-func imageTag(service string) string { return "tracecart-e2e/" + service + ":test" }
+// imageTag is the tag the suite gives a service's image built from the checkout at root:
+// distinct from the compose demo's, and from other checkouts' on the same machine (git
+// worktrees), so that a suite never runs containers of code another checkout just built.
+func imageTag(root, service string) string {
+	sum := sha256.Sum256([]byte(root))
+	return "tracecart-e2e/" + service + ":test-" + hex.EncodeToString(sum[:4])
+}
 
 // buildImage builds a service's image from its own Dockerfile, exactly as the compose file
 // does (context the repository root, base images as build arguments), once per test binary.
@@ -43,7 +50,7 @@ func buildImage(root string, images map[string]string, service string) error {
 		"--file", filepath.Join(root, service, "Dockerfile"),
 		"--build-arg", "GO_BUILDER_IMAGE="+images["GO_BUILDER_IMAGE"],
 		"--build-arg", "RUNTIME_IMAGE="+images["RUNTIME_IMAGE"],
-		"--tag", imageTag(service),
+		"--tag", imageTag(root, service),
 		root)
 	var err error
 	if out, runErr := cmd.CombinedOutput(); runErr != nil {

@@ -208,8 +208,13 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Over TCP, as compose's health check: during initialisation the server listens on its
-	// socket only, so a TCP answer means the init scripts are done.
+	return s.waitPostgres(ctx, c)
+}
+
+// waitPostgres waits until the server accepts connections over TCP, as compose's health check
+// does: during initialisation the server listens on its socket only, so a TCP answer means the
+// init scripts are done.
+func (s *Stack) waitPostgres(ctx context.Context, c *testcontainers.DockerContainer) error {
 	return poll(ctx, c, "postgres", func(ctx context.Context) error {
 		code, out, err := c.Exec(ctx, []string{"pg_isready", "--host=127.0.0.1", "--username=postgres"})
 		if err != nil {
@@ -372,7 +377,7 @@ func (s *Stack) startService(ctx context.Context, name, alias string, extra map[
 	if name == Gateway {
 		opts = append(opts, testcontainers.WithExposedPorts("8080/tcp"))
 	}
-	c, err := s.run(ctx, alias, imageTag(name), opts...)
+	c, err := s.run(ctx, alias, imageTag(s.root, name), opts...)
 	if err != nil {
 		return err
 	}
@@ -542,7 +547,9 @@ func (s *Stack) Restart(t testing.TB, alias string) {
 		err = s.waitKafka(ctx, c)
 	case Consul:
 		err = s.waitConsul(ctx, c)
-	case Postgres, Jaeger:
+	case Postgres:
+		err = s.waitPostgres(ctx, c)
+	case Jaeger:
 		t.Fatalf("stack: restarting %s is not supported", alias)
 	default:
 		name := alias

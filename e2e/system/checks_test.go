@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tracecart/tracecart/e2e/internal/shoptest"
+	"github.com/tracecart/tracecart/e2e/stack"
 )
 
 // assertOneTrace checks that the order whose trace the gateway named in X-Trace-Id is one
@@ -27,7 +29,9 @@ func assertOneTrace(t *testing.T, jaegerURL, traceID string) {
 			"product-service": {"GET /products/{id}", "process orders", "send inventory", "db"},
 			"user-service":    {"process inventory", "send payments", "db"},
 		},
-		RootService: "gateway", RootOperation: "",
+		// Every message of the saga, down to product-service's process of order.confirmed.
+		Messages:    shoptest.ConfirmedSaga(),
+		RootService: "gateway", RootOperation: "POST /api/orders",
 	})
 }
 
@@ -50,9 +54,7 @@ func assertReplayHasOneEffect(t *testing.T, s *shop) {
 		return nil
 	})
 
-	// The broker advertises kafka:9092, the name the services know it by; the test reaches it
-	// where that listener is published on the host.
-	k := shoptest.PublishedKafka("kafka:9092", s.KafkaAddr(t))
+	k := s.kafka(t)
 	for _, dup := range []struct{ topic, eventType, group string }{
 		{"orders", "order.created", "product-service"},
 		{"inventory", "inventory.reserved", "user-service"},
@@ -70,29 +72,20 @@ func assertReplayHasOneEffect(t *testing.T, s *shop) {
 	}
 }
 
-// assertInvariantsUnderContention places 120 orders at once from eight new users (wallets that
-// start empty) on two products with little stock, waits until every order is terminal, then
-// checks the books exactly: per product, initial stock = stock + sold and sold = what CONFIRMED
-// orders bought; per user, top-ups = balance + what CONFIRMED orders cost.
+// assertInvariantsUnderContention places 120 orders at once from eight new customers (wallets
+// that start empty) on two products with little stock, then checks the books exactly
+// (assertBooks) and that the burst had every outcome.
 func assertInvariantsUnderContention(t *testing.T, s *shop) {
 	t.Helper()
-	hot, side := s.newProduct(t, 500, 30), s.newProduct(t, 300, 15)
-	products := []shoptest.Product{hot, side}
+	products := []shoptest.Product{s.newProduct(t, 500, 30), s.newProduct(t, 300, 15)}
+	hot, side := products[0], products[1]
 
 	const users, orders = 8, 120
-	tokens := make([]string, users)
-	topUps := make([]int64, users)
-	for i := range users {
-		topUps[i] = int64(900 * i) // from nothing to 12 items' worth: some run out of money
-		tokens[i] = s.newUser(t, topUps[i])
+	customers := make([]customer, users)
+	for i := range customers {
+		customers[i] = s.newCustomer(t, int64(900*i)) // from nothing to 12 items' worth: some run out of money
 	}
 
-	type placed struct {
-		shoptest.Order
-		user  int
-		lines []shoptest.OrderLine
-	}
-	all := make([]placed, orders)
 	var mu sync.Mutex
 	var failed []string
 	shoptest.Parallel(orders, 8, func(i int) {
@@ -100,39 +93,73 @@ func assertInvariantsUnderContention(t *testing.T, s *shop) {
 		if i%4 == 0 {
 			lines = append(lines, shoptest.OrderLine{ProductID: side.ID, Quantity: 1 + i%2})
 		}
-		var o shoptest.Order
-		ans, err := s.api.As(tokens[i%users]).Do(context.Background(), http.MethodPost, "/orders", map[string]any{"lines": lines}, &o)
-		mu.Lock()
-		defer mu.Unlock()
+		ans, err := s.api.As(customers[i%users].token).Do(context.Background(), http.MethodPost, "/orders", map[string]any{"lines": lines}, nil)
 		if err != nil || ans.Status != http.StatusAccepted {
+			mu.Lock()
 			failed = append(failed, fmt.Sprintf("order %d: %v %d %s", i, err, ans.Status, ans.Body))
-			return
+			mu.Unlock()
 		}
-		all[i] = placed{Order: o, user: i % users, lines: lines}
 	})
 	if len(failed) > 0 {
 		t.Fatalf("%d of %d orders were not accepted: %v", len(failed), orders, failed)
 	}
 
-	sold := map[string]int{}
-	paid := make([]int64, users)
-	outcomes := map[string]int{}
-	for _, p := range all {
-		o := s.waitTerminal(t, tokens[p.user], p.ID)
-		outcomes[o.Status]++
-		if o.Status == "CONFIRMED" {
-			paid[p.user] += o.TotalCents
-			for _, l := range p.lines {
-				sold[l.ProductID] += l.Quantity
-			}
-		}
-	}
+	outcomes := outcomesOf(assertBooks(t, s, products, customers))
 	t.Logf("outcomes of %d concurrent orders: %v", orders, outcomes)
 	if outcomes["CONFIRMED"] == 0 || outcomes["REJECTED"] == 0 || outcomes["CANCELLED"] == 0 {
 		t.Errorf("outcomes %v: the burst is meant to confirm some orders, run out of stock on some and of money on others", outcomes)
 	}
+}
+
+// customer is a shopper a scenario registered, with the money it put in its wallet.
+type customer struct {
+	token string
+	topUp int64
+}
+
+// newCustomer registers a customer with topUp cents in the wallet.
+func (s *shop) newCustomer(t testing.TB, topUp int64) customer {
+	t.Helper()
+	return customer{token: s.newUser(t, topUp), topUp: topUp}
+}
+
+// booksDeadline is how long the books may take to settle once every order is terminal: the
+// last compensations (a release, a restock, a refund) follow the order's final state.
+const booksDeadline = 30 * time.Second
+
+// assertBooks waits until every order of the customers has finished its saga, then checks the
+// books exactly, and returns the orders in their final state, by customer:
+//
+//   - per product: initial stock = stock + sold, and sold = what CONFIRMED orders bought;
+//   - per customer: top-ups = balance + what CONFIRMED orders cost;
+//   - per order, in the customer's wallet ledger: at most one debit and one refund, each of the
+//     order's total, so that a CONFIRMED order paid its total once and any other order, even
+//     one cancelled after it was paid (by its customer or by the saga timeout), was refunded
+//     exactly once.
+//
+// The orders are read back from order-service, not taken from the scenario's own record: after
+// a fault a customer may never have seen the answer to an order the shop stored. The products
+// must be the scenario's own, bought only by these customers. The stock books hold totals only,
+// so a restock that never happened shows as a sale no CONFIRMED order made.
+func assertBooks(t *testing.T, s *shop, products []shoptest.Product, customers []customer) [][]shoptest.Order {
+	t.Helper()
+	orders := make([][]shoptest.Order, len(customers))
+	sold := map[string]int{}
+	paid := make([]int64, len(customers))
+	for i, c := range customers {
+		for _, listed := range s.orders(t, c.token) {
+			o := s.waitTerminal(t, c.token, listed.ID)
+			orders[i] = append(orders[i], o)
+			if o.Status == "CONFIRMED" {
+				paid[i] += o.TotalCents
+				for _, l := range o.Lines {
+					sold[l.ProductID] += l.Quantity
+				}
+			}
+		}
+	}
 	for _, p := range products {
-		shoptest.Eventually(t, 15*time.Second, "the books of product "+p.ID+" to settle", func() error {
+		shoptest.Eventually(t, booksDeadline, "the books of product "+p.ID+" to settle", func() error {
 			now := s.product(t, p.ID)
 			switch {
 			case now.Stock < 0:
@@ -145,12 +172,95 @@ func assertInvariantsUnderContention(t *testing.T, s *shop) {
 			return nil
 		})
 	}
-	for i := range users {
-		shoptest.Eventually(t, 15*time.Second, fmt.Sprintf("the wallet of user %d to settle", i), func() error {
-			if b := s.balance(t, tokens[i]); b+paid[i] != topUps[i] {
-				return fmt.Errorf("balance %d + CONFIRMED totals %d != top-ups %d", b, paid[i], topUps[i])
+	for i, c := range customers {
+		shoptest.Eventually(t, booksDeadline, fmt.Sprintf("the wallet of customer %d to settle", i), func() error {
+			balance, txs, err := s.wallet(t.Context(), c.token)
+			if err != nil {
+				return err
 			}
-			return nil
+			if balance+paid[i] != c.topUp {
+				return fmt.Errorf("balance %d + CONFIRMED totals %d != top-ups %d", balance, paid[i], c.topUp)
+			}
+			return checkPayments(orders[i], txs)
 		})
 	}
+	return orders
+}
+
+// checkPayments checks a customer's wallet ledger order by order: see assertBooks.
+func checkPayments(orders []shoptest.Order, txs []walletTransaction) error {
+	byOrder := map[string][]walletTransaction{}
+	for _, tx := range txs {
+		if tx.OrderID != "" {
+			byOrder[tx.OrderID] = append(byOrder[tx.OrderID], tx)
+		}
+	}
+	var errs []error
+	for _, o := range orders {
+		count := map[string]int{}
+		var net int64
+		for _, tx := range byOrder[o.ID] {
+			count[tx.Kind]++
+			switch {
+			case tx.AmountCents != o.TotalCents:
+				errs = append(errs, fmt.Errorf("order %s (%s): a %s of %d, the order's total is %d", o.ID, o.Status, tx.Kind, tx.AmountCents, o.TotalCents))
+			case tx.Kind == "debit":
+				net += tx.AmountCents
+			case tx.Kind == "refund":
+				net -= tx.AmountCents
+			}
+		}
+		want := int64(0)
+		if o.Status == "CONFIRMED" {
+			want = o.TotalCents
+		}
+		if count["debit"] > 1 || count["refund"] > 1 || net != want {
+			errs = append(errs, fmt.Errorf("order %s (%s): %d debits and %d refunds, %d paid in all, want %d",
+				o.ID, o.Status, count["debit"], count["refund"], net, want))
+		}
+		delete(byOrder, o.ID)
+	}
+	for id := range byOrder {
+		errs = append(errs, fmt.Errorf("wallet transactions for order %s, which the customer does not have", id))
+	}
+	return errors.Join(errs...)
+}
+
+// outcomesOf counts orders by final status.
+func outcomesOf(orders [][]shoptest.Order) map[string]int {
+	outcomes := map[string]int{}
+	for _, os := range orders {
+		for _, o := range os {
+			outcomes[o.Status]++
+		}
+	}
+	return outcomes
+}
+
+// assertNoNewDeadLetters checks that no dead-letter topic received a message since marks were
+// taken. The fault scenarios send no malformed event, so every message there would be a good
+// event some consumer gave up on: exactly what a transient fault must never cause.
+func assertNoNewDeadLetters(t *testing.T, s *shop, marks deadLetterMarks) {
+	t.Helper()
+	k := s.kafka(t)
+	for topic, from := range marks {
+		for _, m := range k.ReadSince(t, topic, from) {
+			t.Errorf("%s holds %s of order %s from %s: %s", topic, shoptest.Header(m, "event-type"), m.Key,
+				shoptest.Header(m, "dlq-original-topic"), shoptest.Header(m, "dlq-error"))
+		}
+	}
+}
+
+// deadLetterMarks are where every dead-letter topic ended when a scenario began, by topic.
+type deadLetterMarks map[string]map[int]int64
+
+// markDeadLetters notes the end of every consumer group's dead-letter topic (<group>.dlq).
+func markDeadLetters(t *testing.T, s *shop) deadLetterMarks {
+	t.Helper()
+	k := s.kafka(t)
+	marks := deadLetterMarks{}
+	for _, group := range []string{stack.UserService, stack.ProductService, stack.OrderService} {
+		marks[group+".dlq"] = k.EndOffsets(t, group+".dlq")
+	}
+	return marks
 }

@@ -1,6 +1,8 @@
 package system
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -118,12 +120,14 @@ func (s *shop) orderCount(t testing.TB, token string) int {
 	return page.Total
 }
 
-// orderIDs returns the IDs of every order a user has (up to 100), waiting through a restart of
-// order-service.
-func (s *shop) orderIDs(t testing.TB, token string) []string {
+// orders returns every order a customer has, as order-service lists them, waiting through a
+// restart of order-service. A page holds 100 orders, more than any scenario places for one
+// customer; a customer with more fails the test rather than hiding the rest.
+func (s *shop) orders(t testing.TB, token string) []shoptest.Order {
 	t.Helper()
 	var page struct {
 		Items []shoptest.Order `json:"items"`
+		Total int              `json:"total"`
 	}
 	shoptest.Eventually(t, 30*time.Second, "the order list", func() error {
 		ans, err := s.api.As(token).Do(t.Context(), http.MethodGet, "/orders?limit=100", nil, &page)
@@ -135,11 +139,45 @@ func (s *shop) orderIDs(t testing.TB, token string) []string {
 		}
 		return nil
 	})
-	ids := make([]string, 0, len(page.Items))
-	for _, o := range page.Items {
-		ids = append(ids, o.ID)
+	if page.Total > len(page.Items) {
+		t.Fatalf("the customer has %d orders, more than the %d one page lists", page.Total, len(page.Items))
 	}
-	return ids
+	return page.Items
+}
+
+// walletTransaction is one entry of a wallet's ledger (GET /users/me/wallet).
+type walletTransaction struct {
+	Kind        string `json:"kind"` // topup, debit or refund
+	AmountCents int64  `json:"amount_cents"`
+	OrderID     string `json:"order_id"`
+}
+
+// wallet returns a customer's balance and whole ledger, newest first. It returns an error
+// rather than failing, for checks that poll it.
+func (s *shop) wallet(ctx context.Context, token string) (balance int64, txs []walletTransaction, err error) {
+	var w struct {
+		BalanceCents int64               `json:"balance_cents"`
+		Transactions []walletTransaction `json:"transactions"`
+	}
+	ans, err := s.api.As(token).Do(ctx, http.MethodGet, "/users/me/wallet?limit=100", nil, &w)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ans.Status != http.StatusOK {
+		return 0, nil, fmt.Errorf("GET /users/me/wallet = %d %s", ans.Status, ans.Body)
+	}
+	if len(w.Transactions) == 100 {
+		return 0, nil, errors.New("the wallet has 100 transactions or more, more than one page shows")
+	}
+	return w.BalanceCents, w.Transactions, nil
+}
+
+// kafka reaches the broker from the test. The broker advertises kafka:9092, the name the
+// services know it by; the test dials where that listener is published on the host, which
+// changes when the broker restarts, so it is looked up each time.
+func (s *shop) kafka(t testing.TB) shoptest.Kafka {
+	t.Helper()
+	return shoptest.PublishedKafka("kafka:9092", s.KafkaAddr(t))
 }
 
 // catalogueUp reports whether a fresh catalogue read succeeds through the gateway.

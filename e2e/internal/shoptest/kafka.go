@@ -48,6 +48,60 @@ func PublishedKafka(advertised, hostAddr string) Kafka {
 // eventType keyed by orderID, failing the test if there is none.
 func (k Kafka) FindEvent(t testing.TB, topic, orderID, eventType string) kafkago.Message {
 	t.Helper()
+	for _, m := range k.ReadSince(t, topic, nil) {
+		if string(m.Key) == orderID && Header(m, "event-type") == eventType {
+			return m
+		}
+	}
+	t.Fatalf("no %s event for order %s on %s", eventType, orderID, topic)
+	return kafkago.Message{}
+}
+
+// EndOffsets returns, for every partition of topic, the offset the next message will get. A
+// scenario notes them before it starts, to read afterwards exactly what it caused (ReadSince).
+func (k Kafka) EndOffsets(t testing.TB, topic string) map[int]int64 {
+	t.Helper()
+	ends := map[int]int64{}
+	k.eachPartition(t, topic, func(partition int, _, last int64) { ends[partition] = last })
+	return ends
+}
+
+// ReadSince returns every message of topic from the offsets in from (by partition; a partition
+// it does not name is read from its start) up to the end of each partition as it is now.
+func (k Kafka) ReadSince(t testing.TB, topic string, from map[int]int64) []kafkago.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var msgs []kafkago.Message
+	k.eachPartition(t, topic, func(partition int, first, last int64) {
+		start := max(first, from[partition])
+		if start >= last {
+			return // nothing new
+		}
+		r := kafkago.NewReader(kafkago.ReaderConfig{
+			Brokers: []string{k.brokers}, Dialer: k.dialer, Topic: topic, Partition: partition, MaxWait: 100 * time.Millisecond,
+		})
+		defer r.Close()
+		if err := r.SetOffset(start); err != nil {
+			t.Fatalf("seek %s/%d to %d: %v", topic, partition, start, err)
+		}
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("read %s/%d: %v", topic, partition, err)
+			}
+			msgs = append(msgs, m)
+			if m.Offset+1 >= last {
+				return
+			}
+		}
+	})
+	return msgs
+}
+
+// eachPartition calls f with every partition of topic and its first and end offsets.
+func (k Kafka) eachPartition(t testing.TB, topic string, f func(partition int, first, last int64)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	conn, err := k.dialer.DialContext(ctx, "tcp", k.brokers)
@@ -69,30 +123,8 @@ func (k Kafka) FindEvent(t testing.TB, topic, orderID, eventType string) kafkago
 		if err != nil {
 			t.Fatalf("offsets of %s/%d: %v", topic, p.ID, err)
 		}
-		if first >= last {
-			continue // an empty partition
-		}
-		r := kafkago.NewReader(kafkago.ReaderConfig{
-			Brokers: []string{k.brokers}, Dialer: k.dialer, Topic: topic, Partition: p.ID, MaxWait: 100 * time.Millisecond,
-		})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				r.Close()
-				t.Fatalf("read %s/%d: %v", topic, p.ID, err)
-			}
-			if string(m.Key) == orderID && Header(m, "event-type") == eventType {
-				r.Close()
-				return m
-			}
-			if m.Offset+1 >= last {
-				break
-			}
-		}
-		r.Close()
+		f(p.ID, first, last)
 	}
-	t.Fatalf("no %s event for order %s on %s", eventType, orderID, topic)
-	return kafkago.Message{}
 }
 
 // Republish writes an exact copy of m (key, value and headers) to its own partition, as a

@@ -131,12 +131,14 @@ type (
 		Stock      int    `json:"stock"`
 		Sold       int    `json:"sold"`
 	}
-	// Order is order-service's order: its saga's state and, once decided, why and for how much.
+	// Order is order-service's order: what was bought, its saga's state and, once decided, why
+	// and for how much.
 	Order struct {
-		ID         string `json:"id"`
-		Status     string `json:"status"`
-		Reason     string `json:"reason"`
-		TotalCents int64  `json:"total_cents"`
+		ID         string      `json:"id"`
+		Status     string      `json:"status"`
+		Reason     string      `json:"reason"`
+		Lines      []OrderLine `json:"lines"`
+		TotalCents int64       `json:"total_cents"`
 	}
 	// OrderLine is one line of an order as a customer places it.
 	OrderLine struct {
