@@ -66,7 +66,7 @@ func TestLoad(t *testing.T) {
 					LogLevel:        slog.LevelInfo,
 				},
 				Postgres:    config.Postgres{DatabaseURL: "postgres://orders:s3cret@db:5432/orders"},
-				Kafka:       config.Kafka{Brokers: []string{"127.0.0.1:9092"}, Partitions: 3},
+				Kafka:       config.Kafka{Brokers: []string{"127.0.0.1:9092"}, Partitions: 3, InboxRetention: 192 * time.Hour},
 				Replica:     config.Postgres{DatabaseURL: "postgres://orders:s3cret@replica:5432/orders"},
 				SagaTimeout: 30 * time.Second,
 			},
@@ -83,6 +83,7 @@ func TestLoad(t *testing.T) {
 				"LOG_LEVEL":         "debug",
 				"KAFKA_BROKERS":     "kafka-1:9092,kafka-2:9092",
 				"KAFKA_PARTITIONS":  "12",
+				"INBOX_RETENTION":   "720h",
 				"SAGA_TIMEOUT":      "1m",
 			}),
 			want: testConfig{
@@ -96,7 +97,7 @@ func TestLoad(t *testing.T) {
 					LogLevel:         slog.LevelDebug,
 				},
 				Postgres:    config.Postgres{DatabaseURL: "postgres://orders:s3cret@db:5432/orders"},
-				Kafka:       config.Kafka{Brokers: []string{"kafka-1:9092", "kafka-2:9092"}, Partitions: 12},
+				Kafka:       config.Kafka{Brokers: []string{"kafka-1:9092", "kafka-2:9092"}, Partitions: 12, InboxRetention: 720 * time.Hour},
 				Replica:     config.Postgres{DatabaseURL: "postgres://orders:s3cret@replica:5432/orders"},
 				SagaTimeout: time.Minute,
 			},
@@ -115,7 +116,7 @@ func TestLoad(t *testing.T) {
 					LogLevel:        slog.LevelInfo,
 				},
 				Postgres:    config.Postgres{DatabaseURL: "postgres://orders:s3cret@db:5432/orders"},
-				Kafka:       config.Kafka{Brokers: []string{"127.0.0.1:9092"}, Partitions: 3},
+				Kafka:       config.Kafka{Brokers: []string{"127.0.0.1:9092"}, Partitions: 3, InboxRetention: 192 * time.Hour},
 				Replica:     config.Postgres{DatabaseURL: "postgres://orders:s3cret@replica:5432/orders"},
 				SagaTimeout: 30 * time.Second,
 			},
@@ -271,7 +272,7 @@ func TestLoadReadsOnlyItsOwnVariables(t *testing.T) {
 	want := []string{
 		"SERVICE_NAME", "VERSION", "HTTP_ADDR", "INTERNAL_HTTP_ADDR", "ADVERTISE_ADDRESS", "CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN",
 		"DRAIN_DELAY", "SHUTDOWN_TIMEOUT", "LOG_LEVEL", "DATABASE_URL", "KAFKA_BROKERS",
-		"KAFKA_PARTITIONS", "REPLICA_DATABASE_URL", "SAGA_TIMEOUT",
+		"KAFKA_PARTITIONS", "INBOX_RETENTION", "REPLICA_DATABASE_URL", "SAGA_TIMEOUT",
 	}
 	if !reflect.DeepEqual(asked, want) {
 		t.Errorf("getenv asked for\n%q\nwant\n%q", asked, want)
