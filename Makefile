@@ -8,7 +8,9 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 
 # Every module of the workspace (go.work).
 MODULES := shared gateway user-service order-service product-service e2e
-GO_TEST_FLAGS ?= -count=1 -timeout 15m
+# The system suite starts five stacks (about 15-20 minutes on two busy cores); the timeout is
+# per test binary.
+GO_TEST_FLAGS ?= -count=1 -timeout 45m
 
 .PHONY: help test test-short vet fmt images lint
 
