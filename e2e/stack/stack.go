@@ -297,6 +297,20 @@ func (s *Stack) waitConsul(ctx context.Context, c *testcontainers.DockerContaine
 		if code != 0 {
 			return errors.New("ACL tokens not created yet")
 		}
+		// After a restart the previous run's marker is there until start.sh removes it, which
+		// it does before starting the agent: an agent that answers with a leader proves the
+		// marker is this run's.
+		base, err := s.url(ctx, c, "8500/tcp")
+		if err != nil {
+			return err
+		}
+		leader, err := get(ctx, base+"/v1/status/leader")
+		if err != nil {
+			return err
+		}
+		if strings.Trim(leader, "\" \n") == "" {
+			return errors.New("consul has no leader yet")
+		}
 		return nil
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -322,7 +323,10 @@ func (c *Consul) waitReady(ctx context.Context) error {
 		if code != 0 {
 			return errors.New("ACL tokens not created yet")
 		}
-		return nil
+		// After a Stop and Start the marker left by the previous run is still there until
+		// start.sh removes it, which it does before starting the agent: an agent that answers
+		// with a leader proves the marker is this run's.
+		return consulHasLeader(ctx, "http://"+c.addr)
 	})
 	if err != nil {
 		return fmt.Errorf("consul not ready: %w\n%s", err, logs(c.c))
@@ -414,4 +418,26 @@ func logs(c *testcontainers.DockerContainer) string {
 	defer r.Close()
 	b, _ := io.ReadAll(r)
 	return string(b)
+}
+
+// consulHasLeader asks the Consul agent at baseURL whether its cluster has elected a leader
+// (the status endpoints need no ACL token).
+func consulHasLeader(ctx context.Context, baseURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/v1/status/leader", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || len(strings.Trim(string(body), "\" \n")) == 0 {
+		return fmt.Errorf("consul has no leader yet (%d %s)", resp.StatusCode, body)
+	}
+	return nil
 }
