@@ -261,3 +261,36 @@ func waitFor(t *testing.T, what string, check func() error) {
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestRegistrationSurvivesAnAgentThatForgetsIt restarts the Consul agent, which (a dev agent)
+// comes back with no registrations: the instance must register itself again and be passing.
+func TestRegistrationSurvivesAnAgentThatForgetsIt(t *testing.T) {
+	consul := testinfra.NewConsul(t)
+	client := newConsulClient(t, consul)
+	service := testinfra.UniqueName(t, "svc")
+	in := startInstance(t, true)
+	deregister := register(t, client, in.registration(service))
+	passing := func() error {
+		entries, _, err := client.Health().Service(service, "", true, nil)
+		if err != nil {
+			return err
+		}
+		if len(entries) != 1 {
+			return fmt.Errorf("%d passing instances, want 1", len(entries))
+		}
+		return nil
+	}
+	waitFor(t, "the instance to pass", passing)
+
+	consul.Stop(t)
+	consul.Start(t)
+	waitFor(t, "the instance to be registered and passing again", passing)
+
+	if err := deregister(t.Context()); err != nil {
+		t.Fatalf("deregister: %v", err)
+	}
+	time.Sleep(3 * time.Second) // more than the re-registration interval (2 × 1 s)
+	if entries, _, err := client.Health().Service(service, "", false, nil); err != nil || len(entries) != 0 {
+		t.Errorf("after deregister: %d instances, %v; want none: a deregistered instance must stay gone", len(entries), err)
+	}
+}

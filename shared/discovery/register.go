@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -120,11 +121,44 @@ func Register(ctx context.Context, client *api.Client, reg Registration) (deregi
 	if err := client.Agent().ServiceRegisterOpts(service, opts); err != nil {
 		return nil, fmt.Errorf("register %s as %s with consul: %w", reg.Service, reg.ID, err)
 	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		keepRegistered(client, service, reg.CheckInterval*2, stop)
+	}()
+	var once sync.Once
 	deregister = func(ctx context.Context) error {
+		once.Do(func() { close(stop); <-done })
 		if err := client.Agent().ServiceDeregisterOpts(reg.ID, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
 			return fmt.Errorf("deregister %s from consul: %w", reg.ID, err)
 		}
 		return nil
 	}
 	return deregister, nil
+}
+
+// keepRegistered registers service again whenever the agent no longer knows it, until stop is
+// closed. An agent that restarts without its state (a dev agent, a lost data directory) forgets
+// every registration, and nothing else would bring the instance back into discovery. While the
+// agent is unreachable or refuses (its ACL tokens not yet created), it simply tries again at the
+// next tick.
+func keepRegistered(client *api.Client, service *api.AgentServiceRegistration, every time.Duration, stop <-chan struct{}) {
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ticker.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		_, _, err := client.Agent().Service(service.ID, (&api.QueryOptions{}).WithContext(ctx))
+		var status api.StatusError
+		if errors.As(err, &status) && status.Code == http.StatusNotFound {
+			opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
+			_ = client.Agent().ServiceRegisterOpts(service, opts) // tried again at the next tick
+		}
+		cancel()
+	}
 }
