@@ -83,6 +83,20 @@ func TestComposeStack(t *testing.T) {
 		return nil
 	})
 	t.Logf("up -d returned after %s; the shop answered a login %s after up started", upReturned.Round(100*time.Millisecond), time.Since(started).Round(100*time.Millisecond))
+	// Each service registers and passes its first check on its own schedule: a login proves
+	// user-service is there, not order-service or product-service, which an order needs too.
+	testinfra.WaitFor(t, 90*time.Second, "order-service and product-service through the gateway", func() error {
+		for _, path := range []string{"/api/orders", "/api/products"} {
+			status, raw, err := do(t.Context(), http.MethodGet, gateway+path, token, nil, nil)
+			if err != nil {
+				return err
+			}
+			if status != http.StatusOK {
+				return fmt.Errorf("GET %s = %d: %.200s", path, status, raw)
+			}
+		}
+		return nil
+	})
 
 	placed := placeOrderAndConfirm(t, gateway, token)
 	if placed.TraceID == "" {
