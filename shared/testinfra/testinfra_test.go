@@ -61,7 +61,9 @@ func TestKafkaRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30e9)
 	defer cancel()
 	topic := UniqueName(t, "topic")
-	w := &kafkago.Writer{Addr: kafkago.TCP(Kafka(t)), Topic: topic, AllowAutoTopicCreation: true, BatchTimeout: 1e6}
+	// RequireAll: with kafka-go's default (no acknowledgement) WriteMessages can return before the
+	// broker stored the message, and the reads below then find it on no partition (seen in CI).
+	w := &kafkago.Writer{Addr: kafkago.TCP(Kafka(t)), Topic: topic, AllowAutoTopicCreation: true, BatchTimeout: 1e6, RequiredAcks: kafkago.RequireAll}
 	defer w.Close()
 	for {
 		err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("k"), Value: []byte("hello")})
