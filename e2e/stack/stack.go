@@ -304,14 +304,7 @@ func (s *Stack) waitConsul(ctx context.Context, c *testcontainers.DockerContaine
 		if err != nil {
 			return err
 		}
-		leader, err := get(ctx, base+"/v1/status/leader")
-		if err != nil {
-			return err
-		}
-		if strings.Trim(leader, "\" \n") == "" {
-			return errors.New("consul has no leader yet")
-		}
-		return nil
+		return testinfra.ConsulHasLeader(ctx, base)
 	})
 }
 

@@ -326,7 +326,7 @@ func (c *Consul) waitReady(ctx context.Context) error {
 		// After a Stop and Start the marker left by the previous run is still there until
 		// start.sh removes it, which it does before starting the agent: an agent that answers
 		// with a leader proves the marker is this run's.
-		return consulHasLeader(ctx, "http://"+c.addr)
+		return ConsulHasLeader(ctx, "http://"+c.addr)
 	})
 	if err != nil {
 		return fmt.Errorf("consul not ready: %w\n%s", err, logs(c.c))
@@ -420,9 +420,9 @@ func logs(c *testcontainers.DockerContainer) string {
 	return string(b)
 }
 
-// consulHasLeader asks the Consul agent at baseURL whether its cluster has elected a leader
-// (the status endpoints need no ACL token).
-func consulHasLeader(ctx context.Context, baseURL string) error {
+// ConsulHasLeader asks the Consul agent at baseURL whether its cluster has elected a leader
+// (the status endpoints need no ACL token). It returns nil once it has.
+func ConsulHasLeader(ctx context.Context, baseURL string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/v1/status/leader", nil)
 	if err != nil {
 		return err
