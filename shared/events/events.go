@@ -22,6 +22,8 @@ const (
 	TopicOrders    = "orders"
 	TopicInventory = "inventory"
 	TopicPayments  = "payments"
+	// TopicUsers carries facts about accounts. It is not part of the order saga.
+	TopicUsers = "users"
 )
 
 // Event types. The part before the dot names the topic's subject.
@@ -37,6 +39,8 @@ const (
 	PaymentSucceeded = "payment.succeeded" // the wallet was debited
 	PaymentFailed    = "payment.failed"    // the wallet could not pay; release the stock
 	PaymentRefunded  = "payment.refunded"  // a debit was given back (compensation)
+
+	UserRegistered = "user.registered" // an account was created; not a saga event (docs/events.md)
 )
 
 // TopicOf returns the topic an event type is published on.
@@ -48,6 +52,8 @@ func TopicOf(eventType string) (string, error) {
 		return TopicInventory, nil
 	case PaymentSucceeded, PaymentFailed, PaymentRefunded:
 		return TopicPayments, nil
+	case UserRegistered:
+		return TopicUsers, nil
 	}
 	return "", fmt.Errorf("unknown event type %q", eventType)
 }
@@ -62,7 +68,7 @@ type Envelope struct {
 	Type    string          `json:"type"`
 	Version int             `json:"version"`
 	Time    time.Time       `json:"time"`
-	OrderID uuid.UUID       `json:"order_id"`
+	OrderID uuid.UUID       `json:"order_id,omitzero"` // absent only from events about users
 	Payload json.RawMessage `json:"payload"`
 }
 
@@ -92,7 +98,7 @@ func Decode(data []byte) (Envelope, error) {
 	switch {
 	case e.ID == uuid.Nil:
 		return Envelope{}, fmt.Errorf("%w: no id", ErrMalformed)
-	case e.OrderID == uuid.Nil:
+	case e.OrderID == uuid.Nil && isSaga(e.Type):
 		return Envelope{}, fmt.Errorf("%w: no order_id", ErrMalformed)
 	case e.Version != Version:
 		return Envelope{}, fmt.Errorf("%w: version %d, this code reads %d", ErrMalformed, e.Version, Version)
@@ -105,6 +111,12 @@ func Decode(data []byte) (Envelope, error) {
 	// consumer ignores the ones it has no part in. An unknown version is different: it may change
 	// the meaning of a type the consumer does handle.
 	return e, nil
+}
+
+// isSaga reports whether eventType is one of the saga's events, which are all about an order.
+func isSaga(eventType string) bool {
+	topic, err := TopicOf(eventType)
+	return err == nil && topic != TopicUsers
 }
 
 // DecodePayload parses an envelope's payload. Unknown fields are ignored, so a producer may add
@@ -178,4 +190,11 @@ type PaymentFailedPayload struct {
 type PaymentRefundedPayload struct {
 	UserID      uuid.UUID `json:"user_id"`
 	AmountCents int64     `json:"amount_cents"`
+}
+
+// UserRegisteredPayload is the payload of user.registered. It carries no personal data beyond the
+// account's ID and role: a consumer that needs more asks user-service, which keeps one copy.
+type UserRegisteredPayload struct {
+	UserID uuid.UUID `json:"user_id"`
+	Role   string    `json:"role"`
 }

@@ -98,3 +98,39 @@ func Handle(ctx context.Context, pool *pgxpool.Pool, consumer, eventID string, f
 	}
 	return duplicate, nil
 }
+
+// Inbox is the inbox of one database. Its Once method is what the saga consumer kit (package
+// saga) needs from an inbox.
+type Inbox struct {
+	pool *pgxpool.Pool
+}
+
+// New returns the inbox kept in pool's database.
+func New(pool *pgxpool.Pool) *Inbox { return &Inbox{pool: pool} }
+
+// Once runs fn, the effect of the event eventID on consumer's state, exactly once however often
+// the event is delivered. It records the event with Process and runs fn in one transaction
+// (postgres.Atomic); ctx, as fn receives it, carries that transaction, so every database write fn
+// makes through postgres.Atomic (a repository's Update, outbox rows) joins it, and fn needs no
+// transaction type of its own. It returns duplicate == true, without running fn, if the event was
+// processed before.
+//
+// If fn fails, the transaction rolls back: the event is not recorded, and a redelivery runs fn
+// again. fn's error is returned as it is.
+func (i *Inbox) Once(ctx context.Context, consumer, eventID string, fn func(ctx context.Context) error) (duplicate bool, err error) {
+	err = postgres.Atomic(ctx, i.pool, func(ctx context.Context, tx pgx.Tx) error {
+		first, err := Process(ctx, tx, consumer, eventID)
+		if err != nil {
+			return err
+		}
+		if !first {
+			duplicate = true
+			return nil
+		}
+		return fn(ctx)
+	})
+	if err != nil {
+		return false, err
+	}
+	return duplicate, nil
+}

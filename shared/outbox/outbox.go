@@ -30,11 +30,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/kafka"
 	"github.com/tracecart/tracecart/shared/postgres"
+	"github.com/tracecart/tracecart/shared/telemetry"
 )
 
 //go:embed migrations/*.sql
@@ -51,26 +52,13 @@ const notifyChannel = "outbox"
 // could never be routed or handled, so it is refused before it reaches the table.
 var ErrInvalidMessage = errors.New("invalid outbox message")
 
-// Message is an event to publish once the transaction that adds it commits.
-type Message struct {
-	// ID identifies the event for consumers' deduplication. The zero UUID means "generate one";
-	// set it yourself when the event ID must be derived from something, such as the command that
-	// caused the event, so that a retried command produces the same event ID.
-	ID uuid.UUID
-	// Topic is the Kafka topic, and Key the message key: events with the same key (tracecart uses
-	// the order ID) land on the same partition and are consumed in order.
-	Topic string
-	Key   string
-	// Type names the event, such as "order.created"; it travels in the "event-type" header.
-	Type string
-	// Payload is the message value, usually JSON.
-	Payload []byte
-}
+// Message is an event to publish once the transaction that adds it commits. It is the events
+// package's Message, built by events.NewMessage; the alias keeps this package's callers short.
+type Message = events.Message
 
 // Add writes msgs into the outbox as part of tx, the caller's transaction: they are published if and
 // only if tx commits. Besides "event-id" and "event-type", each row's headers hold the trace
-// context of ctx, written by the global OpenTelemetry propagator (W3C traceparent and tracestate
-// once telemetry is set up).
+// context of ctx as W3C traceparent, tracestate and baggage (telemetry.W3C: the row is a stored wire format).
 //
 // Add also notifies the relay. Postgres delivers the notification when tx commits, and not at all
 // when it rolls back, so the relay wakes exactly when there is something new to publish.
@@ -78,8 +66,6 @@ func Add(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	propagator := otel.GetTextMapPropagator()
-
 	batch := &pgx.Batch{}
 	for i, m := range msgs {
 		if m.Topic == "" || m.Type == "" {
@@ -92,7 +78,7 @@ func Add(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 			m.Payload = []byte{} // a nil slice would be stored as NULL
 		}
 		headers := propagation.MapCarrier{}
-		propagator.Inject(ctx, headers)
+		telemetry.W3C.Inject(ctx, headers)
 		headers[kafka.HeaderEventID] = m.ID.String()
 		headers[kafka.HeaderEventType] = m.Type
 

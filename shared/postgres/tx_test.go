@@ -1,11 +1,13 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tracecart/tracecart/shared/aftercommit"
 	"github.com/tracecart/tracecart/shared/postgres"
 )
 
@@ -63,5 +65,58 @@ func TestInTx(t *testing.T) {
 				t.Errorf("%d connections still acquired after InTx returned", got)
 			}
 		})
+	}
+}
+
+// TestAtomicJoinsTheOuterTransaction checks what the saga kit relies on: an Atomic inside another
+// writes in the outer transaction, so an error in the outer one rolls back the inner one's writes,
+// and aftercommit hooks run only after the outermost commit.
+func TestAtomicJoinsTheOuterTransaction(t *testing.T) {
+	pool := openDB(t)
+	ctx := t.Context()
+	if _, err := pool.Exec(ctx, "CREATE TABLE joined (name text)"); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(ctx context.Context, name string) error {
+		return postgres.Atomic(ctx, pool, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, "INSERT INTO joined VALUES ($1)", name)
+			aftercommit.Do(ctx, func() { t.Logf("committed %s", name) })
+			return err
+		})
+	}
+
+	hooks := 0
+	err := postgres.Atomic(ctx, pool, func(ctx context.Context, _ pgx.Tx) error {
+		if err := insert(ctx, "inner"); err != nil {
+			return err
+		}
+		aftercommit.Do(ctx, func() { hooks++ })
+		return errOutOfStock
+	})
+	if !errors.Is(err, errOutOfStock) {
+		t.Fatalf("Atomic = %v, want %v", err, errOutOfStock)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM joined"); got != 0 {
+		t.Fatalf("the inner Atomic's row survived the outer rollback (%d rows)", got)
+	}
+	if hooks != 0 {
+		t.Fatal("an after-commit hook ran after a rollback")
+	}
+
+	err = postgres.Atomic(ctx, pool, func(ctx context.Context, _ pgx.Tx) error {
+		if err := insert(ctx, "inner"); err != nil {
+			return err
+		}
+		aftercommit.Do(ctx, func() { hooks++ })
+		if hooks != 0 {
+			t.Error("an after-commit hook ran before the commit")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM joined"); got != 1 || hooks != 1 {
+		t.Fatalf("after commit: %d rows and %d hooks, want 1 and 1", got, hooks)
 	}
 }

@@ -105,10 +105,7 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 			meterProvider.Shutdown(ctx),
 		)
 	}
-	propagator := propagation.NewCompositeTextMapPropagator(
-		propagation.TraceContext{},
-		propagation.Baggage{},
-	)
+	propagator := W3C
 
 	otel.SetTracerProvider(tracerProvider)
 	otel.SetMeterProvider(meterProvider)

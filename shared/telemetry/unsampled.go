@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -28,10 +27,10 @@ func Unsampled(ctx context.Context) context.Context {
 // span started from it continues the stored trace. Background work that has no message to carry
 // a trace context (a saga timeout, a reconciliation) resumes the trace saved with the row it
 // works on: one order, one trace. ok is false when carrier holds no valid context (a row stored
-// outside any trace); start the span with trace.WithNewRoot then. The carrier is read with the
-// global propagator, the one that wrote it.
+// outside any trace); start the span with trace.WithNewRoot then. The carrier is read with W3C, the
+// propagator Store and the outbox write it with.
 func Resume(ctx context.Context, carrier propagation.TextMapCarrier) (resumed context.Context, ok bool) {
-	sc := trace.SpanContextFromContext(otel.GetTextMapPropagator().Extract(ctx, carrier))
+	sc := trace.SpanContextFromContext(W3C.Extract(ctx, carrier))
 	if !sc.IsValid() {
 		return ctx, false
 	}
