@@ -3,8 +3,8 @@ package saga_test
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"os"
+	"slices"
 	"testing"
 	"testing/fstest"
 
