@@ -43,6 +43,10 @@ const (
 	UserRegistered = "user.registered" // an account was created; not a saga event (docs/events.md)
 )
 
+// Topics are all the topics of the contract, which every service creates at start-up so that
+// none depends on another having started first.
+var Topics = []string{TopicOrders, TopicInventory, TopicPayments, TopicUsers}
+
 // TopicOf returns the topic an event type is published on.
 func TopicOf(eventType string) (string, error) {
 	switch eventType {
