@@ -33,7 +33,7 @@ import (
 	"github.com/tracecart/tracecart/shared/lifecycle"
 	"github.com/tracecart/tracecart/shared/outbox"
 	"github.com/tracecart/tracecart/shared/postgres"
-	"github.com/tracecart/tracecart/shared/saga"
+	"github.com/tracecart/tracecart/shared/sagakit"
 	"github.com/tracecart/tracecart/shared/telemetry"
 )
 
@@ -57,7 +57,7 @@ type Service struct {
 	// Resolver finds other services' instances through Consul, for their clients.
 	Resolver discovery.Resolver
 	// SagaOptions are the settings of a saga consumer that only Routes are missing from.
-	SagaOptions saga.Options
+	SagaOptions sagakit.Options
 
 	opts    Options
 	workers []lifecycle.Worker
@@ -90,7 +90,7 @@ func Start(ctx context.Context, opts Options) (s *Service, err error) {
 	resolver := discovery.NewConsulResolver(s.Registry, discovery.WithLogger(s.Log))
 	s.Resolver = resolver
 	s.closers = append(s.closers, resolver.Close)
-	s.SagaOptions = saga.Options{
+	s.SagaOptions = sagakit.Options{
 		Name: opts.Service.ServiceName, Inbox: inbox.New(s.DB),
 		TracerProvider: s.Tel.TracerProvider, MeterProvider: s.Tel.MeterProvider, Logger: s.Log,
 	}
@@ -160,7 +160,7 @@ func (s *Service) startKafka(ctx context.Context) error {
 
 // Consume reads the saga's events into c: a Kafka consumer in c's group, on c's topics, run as a
 // worker by Serve, with its stall reported as an advisory readiness check.
-func (s *Service) Consume(c *saga.Consumer) {
+func (s *Service) Consume(c *sagakit.Consumer) {
 	consumer := kafka.NewConsumer(s.opts.Kafka.Brokers, kafka.ConsumerOptions{
 		GroupID: c.Name(), Topics: c.Topics(), Handler: c.Handle, Logger: s.Log,
 		TracerProvider: s.Tel.TracerProvider, MeterProvider: s.Tel.MeterProvider, Propagator: s.Tel.Propagator,

@@ -33,7 +33,7 @@ import (
 	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/kafka"
 	"github.com/tracecart/tracecart/shared/postgres/pgtest"
-	"github.com/tracecart/tracecart/shared/saga"
+	"github.com/tracecart/tracecart/shared/sagakit"
 	"github.com/tracecart/tracecart/shared/telemetry"
 )
 
@@ -47,7 +47,7 @@ type Telemetry struct {
 type Subject struct {
 	// Consumer is the service's saga consumer, built as the service's run builds it but with the
 	// Telemetry the suite passed to setup.
-	Consumer *saga.Consumer
+	Consumer *sagakit.Consumer
 	// DB is the service's database: the suite reads processed_events and the outbox.
 	DB *pgxpool.Pool
 	// Event returns a new event of a routed type, with whatever it needs arranged (the order it

@@ -1,4 +1,4 @@
-package saga_test
+package sagakit_test
 
 import (
 	"context"
@@ -19,8 +19,8 @@ import (
 	"github.com/tracecart/tracecart/shared/outbox"
 	"github.com/tracecart/tracecart/shared/postgres"
 	"github.com/tracecart/tracecart/shared/postgres/pgtest"
-	"github.com/tracecart/tracecart/shared/saga"
-	"github.com/tracecart/tracecart/shared/saga/sagatest"
+	"github.com/tracecart/tracecart/shared/sagakit"
+	"github.com/tracecart/tracecart/shared/sagakit/sagatest"
 	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
@@ -34,7 +34,7 @@ var toy = postgres.MigrationSet{Name: "toy", FS: fstest.MapFS{
 	"001_paid.sql": {Data: []byte(`CREATE TABLE paid (order_id uuid NOT NULL, amount_cents bigint NOT NULL);`)},
 }}
 
-func recordPayment(pool *pgxpool.Pool) saga.Handler {
+func recordPayment(pool *pgxpool.Pool) sagakit.Handler {
 	return func(ctx context.Context, env events.Envelope) error {
 		p, err := events.DecodePayload[events.PaymentSucceededPayload](env)
 		if err != nil {
@@ -56,9 +56,9 @@ func recordPayment(pool *pgxpool.Pool) saga.Handler {
 func TestKitConforms(t *testing.T) {
 	sagatest.Run(t, func(t *testing.T, tel sagatest.Telemetry) sagatest.Subject {
 		pool := pgtest.New(t, toy)
-		consumer, err := saga.NewConsumer(saga.Options{
+		consumer, err := sagakit.NewConsumer(sagakit.Options{
 			Name: "toy", Inbox: inbox.New(pool),
-			Routes:         saga.Routes{events.PaymentSucceeded: recordPayment(pool)},
+			Routes:         sagakit.Routes{events.PaymentSucceeded: recordPayment(pool)},
 			TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
@@ -79,21 +79,21 @@ func TestKitConforms(t *testing.T) {
 
 func TestTopicsComeFromTheRoutes(t *testing.T) {
 	noop := func(context.Context, events.Envelope) error { return nil }
-	opts := saga.Options{
+	opts := sagakit.Options{
 		Name: "x", Inbox: inbox.New(nil),
-		Routes:         saga.Routes{events.PaymentFailed: noop, events.OrderCreated: noop, events.PaymentRefunded: noop},
+		Routes:         sagakit.Routes{events.PaymentFailed: noop, events.OrderCreated: noop, events.PaymentRefunded: noop},
 		TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider(),
 		Logger: slog.New(slog.DiscardHandler),
 	}
-	consumer, err := saga.NewConsumer(opts)
+	consumer, err := sagakit.NewConsumer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := consumer.Topics(); !slices.Equal(got, []string{events.TopicOrders, events.TopicPayments}) {
 		t.Errorf("Topics() = %v, want [orders payments]", got)
 	}
-	opts.Routes = saga.Routes{"order.teleported": noop}
-	if _, err := saga.NewConsumer(opts); err == nil {
+	opts.Routes = sagakit.Routes{"order.teleported": noop}
+	if _, err := sagakit.NewConsumer(opts); err == nil {
 		t.Error("NewConsumer accepted a route for an event type with no topic")
 	}
 }

@@ -1,4 +1,4 @@
-// Package saga is the kit every service's saga consumer is built from. A service's consumer is a
+// Package sagakit is the kit every service's saga consumer is built from. A service's consumer is a
 // table from event type to the use case that handles it (Routes); the kit does the rest, the same
 // way in every service:
 //
@@ -19,7 +19,7 @@
 // The kit knows nothing of Postgres: its Inbox is an interface, which shared/inbox implements, and
 // the transaction travels in the context (postgres.Atomic). Package sagatest is the conformance
 // suite every service's consumer passes.
-package saga
+package sagakit
 
 import (
 	"context"
@@ -89,7 +89,7 @@ const (
 	OutcomeDeadLettered = "dead_lettered" // malformed, unknown version or permanent error
 )
 
-const instrumentationScope = "github.com/tracecart/tracecart/shared/saga"
+const instrumentationScope = "github.com/tracecart/tracecart/shared/sagakit"
 
 // NewConsumer returns the consumer of opts.Routes.
 func NewConsumer(opts Options) (*Consumer, error) {
