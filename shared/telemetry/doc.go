@@ -22,7 +22,12 @@
 // Setup also installs the providers and the propagator as the OpenTelemetry globals. That is the
 // one piece of global state in tracecart, and it is deliberate: instrumentation libraries such as
 // otelhttp, otelmux and otelpgx fall back to the globals when they are not handed a provider, and
-// a span that silently goes to the no-op global provider is the hardest kind of bug to see. Our
-// own packages still take the providers explicitly, which is what lets their tests use in-memory
-// exporters.
+// a span that silently goes to the no-op global provider is the hardest kind of bug to see.
+//
+// What reads the globals, exactly: the shared packages' constructors default a nil provider to the
+// global one (so a small program or a test that sets up nothing still works), and the services never
+// leave one nil: their run passes the Telemetry's providers to everything it builds, which is what
+// lets tests use in-memory exporters. A trace context stored in a database row (the outbox, an
+// order, a reservation) is written and read with [W3C], never with the global propagator: a stored
+// context is a wire format, and must not depend on how the reading process is configured.
 package telemetry
