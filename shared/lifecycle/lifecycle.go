@@ -93,15 +93,9 @@ func Serve(ctx context.Context, o Options) (err error) {
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 15 * time.Second
 	}
-	ln, err := net.Listen("tcp", o.Addr)
+	ln, internalLn, err := listen(o)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.Addr, err)
-	}
-	var internalLn net.Listener
-	if o.InternalAddr != "" {
-		if internalLn, err = net.Listen("tcp", o.InternalAddr); err != nil {
-			return errors.Join(fmt.Errorf("listen on %s: %w", o.InternalAddr, err), ln.Close())
-		}
+		return err
 	}
 	if o.Listening != nil {
 		o.Listening(ln.Addr())
@@ -118,32 +112,13 @@ func Serve(ctx context.Context, o Options) (err error) {
 		o.Logger.InfoContext(ctx, "listening for metrics and version", "addr", internalLn.Addr().String())
 	}
 
-	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWorkers()
-	workerErr := make(chan error, len(o.Workers))
-	var workers sync.WaitGroup
-	for _, w := range o.Workers {
-		workers.Go(func() {
-			if err := w.Run(workCtx); err != nil {
-				workerErr <- fmt.Errorf("worker %s: %w", w.Name, err)
-			}
-		})
-	}
-
-	deregister := func(context.Context) error { return nil }
-	if o.Consul != nil {
-		reg, err := registration(o, ln.Addr(), internalLn)
-		if err == nil {
-			deregister, err = discovery.Register(ctx, o.Consul, reg)
-		}
-		if err != nil {
-			err = fmt.Errorf("register in consul: %w", err)
-			stopWorkers()
-			workers.Wait()
-			return errors.Join(err, srv.Close(), internalSrv.Close())
-		}
-		o.Logger.InfoContext(ctx, "registered in consul", "service", reg.Service, "id", reg.ID,
-			"address", net.JoinHostPort(reg.Address, strconv.Itoa(reg.Port)))
+	w := startWorkers(ctx, o.Workers)
+	defer w.stop()
+	deregister, err := register(ctx, o, ln.Addr(), internalLn)
+	if err != nil {
+		w.stop()
+		w.wg.Wait()
+		return errors.Join(err, srv.Close(), internalSrv.Close())
 	}
 
 	select {
@@ -151,44 +126,108 @@ func Serve(ctx context.Context, o Options) (err error) {
 		o.Logger.InfoContext(ctx, "shutting down", "reason", context.Cause(ctx))
 	case err = <-serveErr:
 		err = fmt.Errorf("http server: %w", err)
-	case err = <-workerErr:
+	case err = <-w.errs:
 	}
 
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
 	defer cancel()
 	draining.Store(true)
-	if derr := deregister(shutdownCtx); derr != nil {
-		err = errors.Join(err, fmt.Errorf("deregister from consul: %w", derr))
+	err = errors.Join(err, drain(shutdownCtx, o, deregister, srv, internalSrv), w.shutdown(shutdownCtx, o.ShutdownTimeout))
+	o.Logger.InfoContext(shutdownCtx, "stopped", "error", err)
+	return err
+}
+
+// listen opens the service's listener and, when InternalAddr is set, the internal one.
+func listen(o Options) (public, internal net.Listener, err error) {
+	if public, err = net.Listen("tcp", o.Addr); err != nil {
+		return nil, nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	if o.InternalAddr != "" {
+		if internal, err = net.Listen("tcp", o.InternalAddr); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("listen on %s: %w", o.InternalAddr, err), public.Close())
+		}
+	}
+	return public, internal, nil
+}
+
+// register registers the instance in Consul, when o has a client, and returns the function that
+// takes it out again.
+func register(ctx context.Context, o Options, addr net.Addr, internalLn net.Listener) (deregister func(context.Context) error, err error) {
+	if o.Consul == nil {
+		return func(context.Context) error { return nil }, nil
+	}
+	reg, err := registration(o, addr, internalLn)
+	if err == nil {
+		deregister, err = discovery.Register(ctx, o.Consul, reg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("register in consul: %w", err)
+	}
+	o.Logger.InfoContext(ctx, "registered in consul", "service", reg.Service, "id", reg.ID,
+		"address", net.JoinHostPort(reg.Address, strconv.Itoa(reg.Port)))
+	return deregister, nil
+}
+
+// drain takes the instance out of Consul, keeps serving for DrainDelay so that clients holding its
+// address finish, then drains the HTTP servers: the service's own first, the internal one last, so
+// metrics can be scraped until the service's own requests are done.
+func drain(ctx context.Context, o Options, deregister func(context.Context) error, srv, internalSrv *http.Server) (err error) {
+	if derr := deregister(ctx); derr != nil {
+		err = fmt.Errorf("deregister from consul: %w", derr)
 	}
 	select {
 	case <-time.After(o.DrainDelay):
-	case <-shutdownCtx.Done():
+	case <-ctx.Done():
 	}
-	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+	if serr := srv.Shutdown(ctx); serr != nil {
 		err = errors.Join(err, fmt.Errorf("drain http server: %w", serr))
 	}
-	// The internal listener goes last, so metrics can be scraped until the service's own
-	// requests are done.
-	if serr := internalSrv.Shutdown(shutdownCtx); serr != nil {
+	if serr := internalSrv.Shutdown(ctx); serr != nil {
 		err = errors.Join(err, fmt.Errorf("drain internal http server: %w", serr))
 	}
-	stopWorkers()
-	// Each worker finishes what it has in hand, but a worker stuck in a call that ignores its
-	// context must not keep the process from exiting: the wait ends with ShutdownTimeout, and
-	// whatever it abandoned is redelivered (Kafka) or republished (outbox) to the next instance.
+	return err
+}
+
+// running is the set of workers Serve started.
+type running struct {
+	stop func()
+	wg   *sync.WaitGroup
+	errs chan error
+}
+
+// startWorkers runs each worker in its own goroutine, with a context that outlives ctx (workers
+// stop only when shutdown reaches them, after the HTTP servers drained).
+func startWorkers(ctx context.Context, workers []Worker) running {
+	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r := running{stop: stop, wg: &sync.WaitGroup{}, errs: make(chan error, len(workers))}
+	for _, w := range workers {
+		r.wg.Go(func() {
+			if err := w.Run(workCtx); err != nil {
+				r.errs <- fmt.Errorf("worker %s: %w", w.Name, err)
+			}
+		})
+	}
+	return r
+}
+
+// shutdown cancels the workers and waits for them. Each finishes what it has in hand, but a
+// worker stuck in a call that ignores its context must not keep the process from exiting: the wait
+// ends with ctx (ShutdownTimeout), and whatever it abandoned is redelivered (Kafka) or republished
+// (outbox) to the next instance.
+func (r running) shutdown(ctx context.Context, timeout time.Duration) (err error) {
+	r.stop()
 	stopped := make(chan struct{})
-	go func() { workers.Wait(); close(stopped) }()
+	go func() { r.wg.Wait(); close(stopped) }()
 	select {
 	case <-stopped:
-		close(workerErr)
-		for werr := range workerErr {
+		close(r.errs)
+		for werr := range r.errs {
 			err = errors.Join(err, werr)
 		}
-	case <-shutdownCtx.Done():
-		err = errors.Join(err, fmt.Errorf("workers did not stop within the shutdown timeout (%s)", o.ShutdownTimeout))
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("workers did not stop within the shutdown timeout (%s)", timeout)
 	}
-	o.Logger.InfoContext(shutdownCtx, "stopped", "error", err)
-	return err
 }
 
 // newServer returns an http.Server for h with the timeouts every listener of a service uses.
