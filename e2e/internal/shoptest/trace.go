@@ -168,12 +168,15 @@ func (tr Trace) names(spans []Span) []string {
 	return names
 }
 
-// missing lists what shape asks for that the trace does not hold yet.
+// missing lists what shape asks for that the trace does not hold yet: operations, then messages.
 func (tr Trace) missing(shape SagaShape) []string {
-	children := map[string][]Span{}
+	return append(tr.missingOperations(shape), tr.missingMessages(shape)...)
+}
+
+// missingOperations lists the operations of shape, the root included, that no span has yet.
+func (tr Trace) missingOperations(shape SagaShape) []string {
 	have := map[string][]string{} // operation names by service, "db" for database spans
 	for _, s := range tr.Spans {
-		children[s.parent()] = append(children[s.parent()], s)
 		have[tr.service(s)] = append(have[tr.service(s)], s.OperationName)
 		if s.isDB() {
 			have[tr.service(s)] = append(have[tr.service(s)], "db")
@@ -191,7 +194,16 @@ func (tr Trace) missing(shape SagaShape) []string {
 		missing = append(missing, fmt.Sprintf("the root %s: %s (spans without a parent so far: %v)",
 			shape.RootService, shape.RootOperation, tr.names(tr.roots())))
 	}
+	return missing
+}
 
+// missingMessages lists the messages of shape that were not sent, or not processed with database
+// spans by every consumer, yet.
+func (tr Trace) missingMessages(shape SagaShape) []string {
+	children := map[string][]Span{}
+	for _, s := range tr.Spans {
+		children[s.parent()] = append(children[s.parent()], s)
+	}
 	// hasDB reports whether a database span is under s: the inbox's transaction.
 	var hasDB func(s Span) bool
 	hasDB = func(s Span) bool {
@@ -231,6 +243,7 @@ func (tr Trace) missing(shape SagaShape) []string {
 			}
 		}
 	}
+	var missing []string
 	for _, m := range shape.Messages {
 		key := m.Producer + " " + m.Topic
 		if complete[key] > 0 {
