@@ -35,6 +35,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("load config: %w", err)
 	}
+	tuneGC(getenv)
 
 	tel, err := telemetry.Setup(ctx, telemetry.Options{
 		ServiceName: cfg.ServiceName, ServiceVersion: cfg.Version, Stdout: stdout, LogLevel: cfg.LogLevel,
