@@ -224,7 +224,7 @@ func newGateway(t testing.TB, o gatewayOptions) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler, err := httpapi.NewServer(httpapi.Options{
+	handler, err := httpapi.NewServer(httpapi.Deps{
 		Router: httpserver.RouterOptions{
 			ServiceName: "gateway", Logger: logger,
 			TracerProvider: tracerProvider, MeterProvider: meterProvider, Propagator: propagator,

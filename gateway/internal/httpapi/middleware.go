@@ -37,11 +37,16 @@ const (
 // (draft-ietf-httpapi-ratelimit-headers-07), the version most clients and proxies implement:
 // the quota (the bucket size), what is left of it, and the seconds until it is whole again.
 // RateLimit-Policy describes the token bucket as "<burst>;w=<seconds to refill it>".
-const (
-	headerRateLimitLimit     = "RateLimit-Limit"
-	headerRateLimitRemaining = "RateLimit-Remaining"
-	headerRateLimitReset     = "RateLimit-Reset"
-	headerRateLimitPolicy    = "RateLimit-Policy"
+//
+// They are kept in canonical form ("Ratelimit-Limit", as http.CanonicalHeaderKey writes it),
+// so that setting them on every answer is a map assignment: Header.Set would canonicalise the
+// name again, with an allocation, on every request (the gateway's handler-chain benchmark
+// showed it). Clients read header names case-insensitively, as HTTP requires.
+var (
+	headerRateLimitLimit     = http.CanonicalHeaderKey("RateLimit-Limit")
+	headerRateLimitRemaining = http.CanonicalHeaderKey("RateLimit-Remaining")
+	headerRateLimitReset     = http.CanonicalHeaderKey("RateLimit-Reset")
+	headerRateLimitPolicy    = http.CanonicalHeaderKey("RateLimit-Policy")
 )
 
 const instrumentationScope = "github.com/tracecart/tracecart/gateway/internal/httpapi"
@@ -50,7 +55,8 @@ const instrumentationScope = "github.com/tracecart/tracecart/gateway/internal/ht
 type middleware struct {
 	verifier     *auth.Verifier
 	limiter      *ratelimit.Limiter
-	policy       string
+	limit        []string // RateLimit-Limit's value, the same on every answer
+	policy       []string // RateLimit-Policy's value, the same on every answer
 	maxBodyBytes int64
 	now          func() time.Time
 	rejected     metric.Int64Counter
@@ -61,7 +67,8 @@ func newMiddleware(v *auth.Verifier, l *ratelimit.Limiter, maxBodyBytes int64, m
 	m := &middleware{
 		verifier:     v,
 		limiter:      l,
-		policy:       fmt.Sprintf("%d;w=%d", l.Limit().Burst, ceilSeconds(l.Window())),
+		limit:        []string{strconv.Itoa(l.Limit().Burst)},
+		policy:       []string{fmt.Sprintf("%d;w=%d", l.Limit().Burst, ceilSeconds(l.Window()))},
 		maxBodyBytes: maxBodyBytes,
 		now:          now,
 		clientKinds:  make(map[string]metric.AddOption),
@@ -99,43 +106,38 @@ const (
 	clientAddress = "address"
 )
 
-// clientKey is the context key under which identify leaves the rate limiter's key.
-type clientKey struct{}
-
+// client is who is calling, as the rate limiter counts: a kind (for the metric) and the key
+// of its bucket.
 type client struct{ kind, key string }
 
 // identify works out who is calling, for the rate limiter: the subject of a bearer token that
 // verifies, else the address the connection comes from. A verified token's claims go into the
-// context, so a private route does not verify it a second time (requireToken).
+// returned request's context, so a private route does not verify it a second time
+// (requireToken); a request without a token is returned as it is, without a copy.
 //
 // The address is the TCP peer's, never X-Forwarded-For: the gateway is the edge, and a header
 // a client writes itself would let it pick its own bucket.
-func (m *middleware) identify(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := client{kind: clientAddress, key: "addr:" + peerAddress(r)}
-		ctx := r.Context()
-		if token, ok := auth.BearerToken(r); ok {
-			if claims, err := m.verifier.Verify(ctx, token); err == nil {
-				c = client{kind: clientSubject, key: "sub:" + claims.Subject}
-				ctx = auth.WithClaims(ctx, claims)
-			}
+func (m *middleware) identify(r *http.Request) (client, *http.Request) {
+	if token, ok := auth.BearerToken(r); ok {
+		if claims, err := m.verifier.Verify(r.Context(), token); err == nil {
+			return client{kind: clientSubject, key: "sub:" + claims.Subject}, r.WithContext(auth.WithClaims(r.Context(), claims))
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, clientKey{}, c)))
-	})
+	}
+	return client{kind: clientAddress, key: "addr:" + peerAddress(r)}, r
 }
 
-// rateLimit takes a token from the client's bucket, and answers 429 when there is none. Every
-// answer carries the RateLimit header fields, so well-behaved clients can slow down before
-// they are refused.
+// rateLimit identifies the client and takes a token from its bucket, and answers 429 when
+// there is none. Every answer carries the RateLimit header fields, so well-behaved clients can
+// slow down before they are refused.
 func (m *middleware) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := r.Context().Value(clientKey{}).(client)
+		c, r := m.identify(r)
 		d := m.limiter.Allow(c.key, m.now())
 		h := w.Header()
-		h.Set(headerRateLimitLimit, strconv.Itoa(d.Limit))
-		h.Set(headerRateLimitRemaining, strconv.Itoa(d.Remaining))
-		h.Set(headerRateLimitReset, strconv.Itoa(ceilSeconds(d.Reset)))
-		h.Set(headerRateLimitPolicy, m.policy)
+		h[headerRateLimitLimit] = m.limit // shared, never changed: Header.Set replaces a value
+		h[headerRateLimitRemaining] = []string{strconv.Itoa(d.Remaining)}
+		h[headerRateLimitReset] = []string{strconv.Itoa(ceilSeconds(d.Reset))}
+		h[headerRateLimitPolicy] = m.policy
 		if d.Allowed {
 			next.ServeHTTP(w, r)
 			return

@@ -30,8 +30,9 @@ type Upstreams struct {
 	Orders   http.Handler // order-service
 }
 
-// Options is what NewServer needs; every field is required.
-type Options struct {
+// Deps is everything NewServer needs, the same constructor shape as every tracecart service's
+// httpapi.NewServer(Deps). Every field is required but Now.
+type Deps struct {
 	// Router configures the shared router (request IDs, tracing, access log, body limit). Its
 	// MaxBodyBytes is the largest request body the gateway forwards.
 	Router httpserver.RouterOptions
@@ -62,38 +63,45 @@ type Options struct {
 // adds later is reachable, behind a token, without a gateway release. The gateway checks the
 // token and forwards it; the service checks it again and decides what the user may do. Methods
 // are the services' business: a wrong one gets the service's 405.
-func NewServer(o Options) (http.Handler, error) {
-	if o.Verifier == nil || o.Limiter == nil || o.Cache == nil || o.Storefront == nil ||
-		o.Upstreams.Auth == nil || o.Upstreams.Users == nil || o.Upstreams.Products == nil || o.Upstreams.Orders == nil {
-		return nil, errors.New("new gateway server: every option is required")
+func NewServer(d Deps) (http.Handler, error) {
+	if d.Verifier == nil || d.Limiter == nil || d.Cache == nil || d.Storefront == nil ||
+		d.Upstreams.Auth == nil || d.Upstreams.Users == nil || d.Upstreams.Products == nil || d.Upstreams.Orders == nil {
+		return nil, errors.New("new gateway server: every dependency but Now is required")
 	}
-	if o.Router.MaxBodyBytes <= 0 {
-		o.Router.MaxBodyBytes = httpserver.DefaultMaxBodyBytes
+	if d.Router.MaxBodyBytes <= 0 {
+		d.Router.MaxBodyBytes = httpserver.DefaultMaxBodyBytes
 	}
-	meterProvider := o.Router.MeterProvider
+	meterProvider := d.Router.MeterProvider
 	if meterProvider == nil {
 		meterProvider = otel.GetMeterProvider()
 	}
-	m, err := newMiddleware(o.Verifier, o.Limiter, o.Router.MaxBodyBytes, meterProvider, o.Now)
+	m, err := newMiddleware(d.Verifier, d.Limiter, d.Router.MaxBodyBytes, meterProvider, d.Now)
 	if err != nil {
 		return nil, fmt.Errorf("new gateway server: %w", err)
 	}
 	// Every answer tells the client its trace ID in X-Trace-Id: the storefront links an order to
 	// its trace in Jaeger with it, and a person reporting a problem can quote it. The shared
 	// router sets it, so that its own answers (refused input, unknown paths, redirects) carry it
-	// too.
-	o.Router.TraceIDHeader = proxy.HeaderTraceID
-	router, err := httpserver.NewRouter(o.Router)
+	// tod.
+	d.Router.TraceIDHeader = proxy.HeaderTraceID
+	router, err := httpserver.NewRouter(d.Router)
 	if err != nil {
 		return nil, fmt.Errorf("new gateway server: %w", err)
 	}
 
 	api := router.PathPrefix("/api").Subrouter()
-	api.Use(m.identify, m.rateLimit, m.bufferBody)
+	api.Use(m.rateLimit, m.bufferBody)
 	private := m.requireToken
-	cached := o.Cache.Middleware
-	up := o.Upstreams
+	cached := d.Cache.Middleware
+	up := d.Upstreams
 	read := []string{http.MethodGet, http.MethodHead}
+
+	// product-service, first: routes are tried in the order they are listed (each a regular
+	// expression), and the catalogue reads are the busiest routes of the shop. The route groups
+	// have disjoint prefixes, so their order changes nothing else.
+	api.Handle("/products", cached(up.Products)).Methods(read...)
+	api.Handle("/products/{id}", cached(up.Products)).Methods(read...)
+	routes(api, private(up.Products), "/products", "/products/{id}", "/products/{id}/stock-adjustments")
 
 	// user-service
 	api.Handle("/auth/register", up.Auth).Methods(http.MethodPost)
@@ -101,16 +109,11 @@ func NewServer(o Options) (http.Handler, error) {
 	routes(api, private(up.Auth), "/auth")
 	routes(api, private(up.Users), "/users", "/users/me", "/users/me/wallet", "/users/me/wallet/top-ups", "/users/{id}")
 
-	// product-service
-	api.Handle("/products", cached(up.Products)).Methods(read...)
-	api.Handle("/products/{id}", cached(up.Products)).Methods(read...)
-	routes(api, private(up.Products), "/products", "/products/{id}", "/products/{id}/stock-adjustments")
-
 	// order-service
 	routes(api, private(up.Orders), "/orders", "/orders/{id}", "/orders/{id}/cancel")
 
 	api.PathPrefix("/").HandlerFunc(notFound)
-	router.PathPrefix("/").Handler(o.Storefront)
+	router.PathPrefix("/").Handler(d.Storefront)
 	return router, nil
 }
 

@@ -179,7 +179,7 @@ func (c *Cache) serve(w http.ResponseWriter, e *entry) {
 
 // entryFrom turns a recorded answer into an entry, if the answer may be stored.
 func (c *Cache) entryFrom(key string, rec *recorder, authorized bool) (*entry, bool) {
-	if !rec.wroteHeader || rec.status != http.StatusOK || rec.overflow {
+	if !rec.wroteHeader || !rec.keep || rec.overflow {
 		return nil, false
 	}
 	h := rec.stored
@@ -235,7 +235,11 @@ func upper(result string) string {
 	}
 }
 
-// recorder passes an answer through to the client while keeping a copy of it.
+// recorder passes an answer through to the client while keeping a copy of it, if the answer
+// could be stored at all (200 with a freshness lifetime): an answer marked no-store, an error
+// or one without max-age passes through without a copy of its header fields or body, which
+// would cost allocations on every such request for nothing (the handler-chain benchmark's
+// catalogue read is answered no-store). entryFrom makes the remaining checks.
 //
 // The handler writes its header fields into a map of its own, copied to the client's at
 // WriteHeader: that way the stored copy holds what the upstream said and nothing the
@@ -246,6 +250,7 @@ type recorder struct {
 	limit       int
 	now         func() time.Time
 	wroteHeader bool
+	keep        bool // the answer may be stored: copy its header fields and body
 	status      int
 	at          time.Time
 	stored      http.Header
@@ -264,7 +269,10 @@ func (rec *recorder) WriteHeader(status int) {
 		return
 	}
 	rec.wroteHeader, rec.status, rec.at = true, status, rec.now()
-	rec.stored = rec.header.Clone()
+	if _, fresh := parseCacheControl(rec.header).freshFor(); status == http.StatusOK && fresh {
+		rec.keep = true
+		rec.stored = rec.header.Clone()
+	}
 	out := rec.ResponseWriter.Header()
 	for k, vv := range rec.header {
 		out[k] = vv
@@ -276,7 +284,7 @@ func (rec *recorder) Write(b []byte) (int, error) {
 	if !rec.wroteHeader {
 		rec.WriteHeader(http.StatusOK)
 	}
-	if !rec.overflow {
+	if rec.keep && !rec.overflow {
 		if rec.body.Len()+len(b) > rec.limit {
 			rec.overflow = true
 			rec.body = bytes.Buffer{}

@@ -104,15 +104,15 @@ func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Host = "" // the transport sends the service name as Host, as a load balancer would
 	pr.SetXForwarded()
 	// The request ID the gateway's router kept or made up, so that the service logs the same.
-	out.Header.Set(httpserver.HeaderRequestID, httpserver.RequestID(pr.In.Context()))
+	out.Header[headerRequestID] = []string{httpserver.RequestID(pr.In.Context())}
 }
 
 // modifyResponse makes the upstream's answer the gateway's: the gateway has set its own request
 // and trace headers already, and a Location relative to the service must gain the prefix the
 // client used (POST /api/orders answers Location: /api/orders/{id}).
 func (p *proxy) modifyResponse(resp *http.Response) error {
-	resp.Header.Del(httpserver.HeaderRequestID)
-	resp.Header.Del(HeaderTraceID)
+	delete(resp.Header, headerRequestID)
+	delete(resp.Header, HeaderTraceID)
 	if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
 		resp.Header.Set("Location", p.upstream.StripPrefix+loc)
 	}
@@ -123,6 +123,11 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 // gateway, so a person or the storefront can open the trace in Jaeger. The gateway sets it; an
 // upstream's own value is dropped.
 const HeaderTraceID = "X-Trace-Id"
+
+// headerRequestID is httpserver.HeaderRequestID ("X-Request-ID") in canonical form, so that the
+// proxy sets and deletes it with map operations: Header.Set and Header.Del would canonicalise
+// the name, with an allocation, on every request.
+var headerRequestID = http.CanonicalHeaderKey(httpserver.HeaderRequestID)
 
 // fail answers a request the upstream could not serve.
 func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -6,6 +6,11 @@
 // The package knows nothing about HTTP: it answers "allowed or not, and what to tell the
 // client" (Decision), and the gateway's middleware turns that into 429 and RateLimit headers.
 // Time is passed in, so the tests move a clock instead of sleeping.
+//
+// The bucket itself is golang.org/x/time/rate's Limiter, the Go team's token bucket: a token
+// bucket is not what tracecart teaches, and a well-kept one is better than a home-made copy.
+// What this package adds is what rate.Limiter does not do: one bucket per client, forgetting
+// the buckets of clients that went quiet, and the numbers the RateLimit header fields need.
 package ratelimit
 
 import (
@@ -14,6 +19,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // ErrInvalidLimit is returned by New for a rate or burst that would refuse every request.
@@ -54,15 +61,9 @@ type Decision struct {
 type Limiter struct {
 	limit Limit
 
-	mu        sync.Mutex
-	buckets   map[string]*bucket
+	mu        sync.Mutex // guards buckets and lastSweep; each bucket locks itself
+	buckets   map[string]*rate.Limiter
 	lastSweep time.Time
-}
-
-// bucket is one client's tokens as of last.
-type bucket struct {
-	tokens float64
-	last   time.Time
 }
 
 // New returns a Limiter giving every key the same limit.
@@ -70,7 +71,7 @@ func New(limit Limit) (*Limiter, error) {
 	if !(limit.Rate > 0) || math.IsInf(limit.Rate, 0) || limit.Burst < 1 {
 		return nil, fmt.Errorf("%w: rate %v/s with burst %d; both must be positive", ErrInvalidLimit, limit.Rate, limit.Burst)
 	}
-	return &Limiter{limit: limit, buckets: make(map[string]*bucket)}, nil
+	return &Limiter{limit: limit, buckets: make(map[string]*rate.Limiter)}, nil
 }
 
 // Limit returns the limit every key gets.
@@ -80,42 +81,45 @@ func (l *Limiter) Limit() Limit { return l.limit }
 func (l *Limiter) Window() time.Duration { return l.limit.window() }
 
 // Allow takes a token from key's bucket if there is one, as of now.
+//
+// Remaining, Reset and RetryAfter are read from the bucket just after the decision; another
+// request of the same client at the same moment may already have moved them by a token. They
+// are advice for the client's headers, and the decision itself is exact.
 func (l *Limiter) Allow(key string, now time.Time) Decision {
+	b := l.bucket(key, now)
+	allowed := b.AllowN(now, 1)
+	tokens := b.TokensAt(now)
+
+	d := Decision{Allowed: allowed, Limit: l.limit.Burst, Remaining: max(0, int(tokens))}
+	if !allowed {
+		d.RetryAfter = seconds((1 - tokens) / l.limit.Rate)
+	}
+	d.Reset = seconds((float64(l.limit.Burst) - tokens) / l.limit.Rate)
+	return d
+}
+
+// bucket returns key's bucket, a full one for a key not seen (or swept) before.
+func (l *Limiter) bucket(key string, now time.Time) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
-
-	burst, rate := float64(l.limit.Burst), l.limit.Rate
 	b, ok := l.buckets[key]
 	if !ok {
-		b = &bucket{tokens: burst, last: now}
+		b = rate.NewLimiter(rate.Limit(l.limit.Rate), l.limit.Burst)
 		l.buckets[key] = b
-	} else if now.After(b.last) {
-		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
-		b.last = now
 	}
-
-	d := Decision{Limit: l.limit.Burst}
-	if b.tokens >= 1 {
-		b.tokens--
-		d.Allowed = true
-	} else {
-		d.RetryAfter = seconds((1 - b.tokens) / rate)
-	}
-	d.Remaining = int(b.tokens)
-	d.Reset = seconds((burst - b.tokens) / rate)
-	return d
+	return b
 }
 
 // sweep drops the buckets that have refilled since their last use, once per window.
 func (l *Limiter) sweep(now time.Time) {
-	window := l.limit.window()
-	if now.Sub(l.lastSweep) < window {
+	if now.Sub(l.lastSweep) < l.limit.window() {
 		return
 	}
 	l.lastSweep = now
+	full := float64(l.limit.Burst)
 	for key, b := range l.buckets {
-		if now.Sub(b.last) >= window {
+		if b.TokensAt(now) >= full {
 			delete(l.buckets, key)
 		}
 	}
