@@ -179,7 +179,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.setLastError(err)
 			delay := backoff.Delay(failures, w.settings.backoffBase, w.settings.backoffMax)
 			w.settings.logger.WarnContext(ctx, "consul query failed; keeping the last known instances",
-				slog.String("service", w.service), slog.Int("instances", len(w.snapshot())),
+				slog.String("upstream", w.service), slog.Int("instances", len(w.snapshot())),
 				slog.Duration("retry_in", delay), slog.Any("error", err))
 			// The agent that answers next may be a restarted one whose index is lower than
 			// ours, and Consul holds a query until its index passes the one we send: the
@@ -206,7 +206,7 @@ func (w *Watcher) publish(ctx context.Context, list []Instance) {
 			addrs[i] = in.HostPort()
 		}
 		w.settings.logger.InfoContext(ctx, "healthy instances changed",
-			slog.String("service", w.service), slog.Any("instances", addrs))
+			slog.String("upstream", w.service), slog.Any("instances", addrs))
 	}
 	w.readyOnce.Do(func() { close(w.ready) })
 }

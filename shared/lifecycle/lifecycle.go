@@ -163,7 +163,7 @@ func register(ctx context.Context, o Options, addr net.Addr, internalLn net.List
 	if err != nil {
 		return nil, fmt.Errorf("register in consul: %w", err)
 	}
-	o.Logger.InfoContext(ctx, "registered in consul", "service", reg.Service, "id", reg.ID,
+	o.Logger.InfoContext(ctx, "registered in consul", "consul_service", reg.Service, "id", reg.ID,
 		"address", net.JoinHostPort(reg.Address, strconv.Itoa(reg.Port)))
 	return deregister, nil
 }
