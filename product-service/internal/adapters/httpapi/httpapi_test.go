@@ -189,6 +189,8 @@ func forge(t *testing.T, token string, c auth.Claims) string {
 	return strings.Join(parts, ".")
 }
 
+// TestWritesNeedAnAdminToken sends every write with every kind of wrong token. It is a table of
+// cases in all but form, and runs past 60 lines because each case is a line or two of its own.
 func TestWritesNeedAnAdminToken(t *testing.T) {
 	a := newAPI(t)
 	customer := claims("customer")
@@ -251,6 +253,8 @@ func TestWritesNeedAnAdminToken(t *testing.T) {
 	}
 }
 
+// TestBadWritesAreRefusedAndChangeNothing is a table of refused writes; it runs past 60 lines
+// because the table is long, not because the logic is.
 func TestBadWritesAreRefusedAndChangeNothing(t *testing.T) {
 	a := newAPI(t)
 	admin := a.adminToken(t)

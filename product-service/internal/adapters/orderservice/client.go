@@ -1,8 +1,8 @@
 // Package orderservice is product-service's client of order-service: it asks how an order's
 // saga ended, for the reconciler that settles reservations whose saga events never arrived. It
-// speaks HTTP through whatever *http.Client it is given; in production that is the shared
-// resilient client (service discovery, circuit breaker, retries, timeouts, tracing), which is
-// why this package has none of those concerns itself.
+// speaks HTTP through whatever *http.Client it is given; in production that is the chain run
+// composes (service discovery, circuit breaker, retries, timeouts, tracing), which is why this
+// package has none of those concerns itself.
 package orderservice
 
 import (

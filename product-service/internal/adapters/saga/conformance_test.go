@@ -1,20 +1,14 @@
 package saga_test
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/google/uuid"
 
-	"github.com/tracecart/tracecart/product-service/internal/adapters/postgres"
-	"github.com/tracecart/tracecart/product-service/internal/adapters/saga"
-	"github.com/tracecart/tracecart/product-service/internal/app"
 	"github.com/tracecart/tracecart/product-service/internal/domain/catalog"
 	"github.com/tracecart/tracecart/product-service/migrations"
 	"github.com/tracecart/tracecart/shared/events"
-	"github.com/tracecart/tracecart/shared/inbox"
 	"github.com/tracecart/tracecart/shared/postgres/pgtest"
-	"github.com/tracecart/tracecart/shared/sagakit"
 	"github.com/tracecart/tracecart/shared/sagakit/sagatest"
 )
 
@@ -25,20 +19,7 @@ import (
 func TestConformance(t *testing.T) {
 	sagatest.Run(t, func(t *testing.T, tel sagatest.Telemetry) sagatest.Subject {
 		pool := pgtest.New(t, migrations.Set)
-		a, err := app.New(postgres.NewCatalog(pool), postgres.NewReservations(pool), tel.MeterProvider)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.SeedCatalogue(t.Context(), catalog.DemoProducts()); err != nil {
-			t.Fatal(err)
-		}
-		consumer, err := saga.NewConsumer(sagakit.Options{
-			Name: "product-service", Inbox: inbox.New(pool),
-			TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Logger: slog.New(slog.DiscardHandler),
-		}, a)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, consumer := wire(t, pool, tel.TracerProvider, tel.MeterProvider)
 		const initialStock = 100 // the socks' stock in the demo catalogue
 		return sagatest.Subject{
 			Consumer: consumer,

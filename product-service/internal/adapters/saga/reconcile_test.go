@@ -121,7 +121,7 @@ func (s *shop) newReconciler(t *testing.T, orders *orderService, tracing trace.T
 	return r
 }
 
-// reserve reserves lines for a new order through the event handler, as order.created would,
+// reserve reserves lines for a new order through the saga consumer, as order.created would,
 // and ages the reservation past the reconciler's threshold.
 func (s *shop) reserve(t *testing.T, lines ...events.Line) uuid.UUID {
 	t.Helper()

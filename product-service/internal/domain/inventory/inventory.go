@@ -3,8 +3,9 @@
 // arrive: confirmed into a sale, released when payment fails, restocked when a sale is
 // cancelled, and remembered as a tombstone when a cancellation overtakes its order.
 //
-// It is pure: the saga adapter locks and loads what these functions need, asks them what to do,
-// and applies the answer in the same transaction that records the event as processed.
+// It is pure: the use cases (package app) have what these functions need locked and loaded,
+// ask them what to do, and save the answer in the same transaction that records the event as
+// processed.
 //
 // Stock bookkeeping follows one invariant: a product's stock is what is still available, and its
 // sold count what left for good, so once every order is settled the stock it started with equals
