@@ -1,5 +1,5 @@
 -- What the reconciler needs to settle a reservation whose saga events never arrived (see
--- internal/saga/reconcile.go).
+-- internal/app/reconcile_reservations.go).
 --
 -- trace_context is the W3C trace context (traceparent, tracestate) of the order.created that
 -- made the reservation, so the reconciler's work continues the order's own trace. Rows made

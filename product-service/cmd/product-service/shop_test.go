@@ -23,7 +23,8 @@ import (
 // TestBinaryServesTheShop proves the wiring in run, on the real binary: the demo catalogue is
 // seeded, admin writes are verified against a JWKS fetched through the discovery-aware client
 // (a host:port URL, dialled as written), and the saga consumer, the outbox and the relay answer
-// order.created on Kafka.
+// order.created on Kafka. It runs past 60 lines on purpose: one binary, started once (the
+// slowest part), walked through as a user would, is easier to follow than helpers sharing it.
 func TestBinaryServesTheShop(t *testing.T) {
 	brokers := testinfra.Kafka(t)
 	consul := testinfra.NewConsul(t)
