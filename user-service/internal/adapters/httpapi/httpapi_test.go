@@ -219,6 +219,9 @@ func (a *api) newCustomer(t *testing.T) (id uuid.UUID, tok string) {
 	return u.ID, a.login(t, email, "password-123")
 }
 
+// TestRegisterLoginAndMe follows one new user through register, login, the token's check against
+// the published JWKS and GET /users/me. It is longer than 60 lines on purpose: each step uses what
+// the one before returned, and reads best as one story.
 func TestRegisterLoginAndMe(t *testing.T) {
 	a := newAPI(t)
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/inbox"
 	"github.com/tracecart/tracecart/shared/kafka"
@@ -29,7 +27,6 @@ import (
 	"github.com/tracecart/tracecart/user-service/internal/adapters/postgres"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/postgres/postgrestest"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/saga"
-	"github.com/tracecart/tracecart/user-service/internal/adapters/token"
 	"github.com/tracecart/tracecart/user-service/internal/app"
 	"github.com/tracecart/tracecart/user-service/internal/domain/account"
 )
@@ -54,6 +51,9 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{pool: pool, store: store, consumer: consumer, metrics: reader}
 }
 
+// noTokens stands in for the token issuer, which no saga use case calls.
+type noTokens struct{ app.Tokens }
+
 // newConsumer builds the consumer as run does, on pool, reporting to tp and mp.
 func newConsumer(t *testing.T, pool *pgxpool.Pool, tp trace.TracerProvider, mp metric.MeterProvider) (*postgres.Store, *sagakit.Consumer) {
 	t.Helper()
@@ -62,19 +62,7 @@ func newConsumer(t *testing.T, pool *pgxpool.Pool, tp trace.TracerProvider, mp m
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := auth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keySet, err := auth.NewKeySet(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := token.NewIssuer(token.Options{Keys: keySet, Issuer: "tracecart", Audience: "tracecart", TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := app.New(app.Deps{Users: store, Wallets: store, Payments: store, Hasher: hasher, Tokens: tokens, MeterProvider: mp})
+	users, err := app.New(app.Deps{Users: store, Wallets: store, Payments: store, Hasher: hasher, Tokens: noTokens{}, MeterProvider: mp})
 	if err != nil {
 		t.Fatal(err)
 	}
