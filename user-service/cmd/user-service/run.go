@@ -3,296 +3,77 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
-	consul "github.com/hashicorp/consul/api"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
-	"github.com/tracecart/tracecart/shared/auth"
-	"github.com/tracecart/tracecart/shared/config"
-	"github.com/tracecart/tracecart/shared/discovery"
+	"github.com/tracecart/tracecart/shared/bootstrap"
 	"github.com/tracecart/tracecart/shared/httpclient"
-	"github.com/tracecart/tracecart/shared/httpserver"
-	"github.com/tracecart/tracecart/shared/inbox"
-	"github.com/tracecart/tracecart/shared/kafka"
-	"github.com/tracecart/tracecart/shared/lifecycle"
-	"github.com/tracecart/tracecart/shared/outbox"
-	"github.com/tracecart/tracecart/shared/postgres"
-	"github.com/tracecart/tracecart/shared/telemetry"
-	"github.com/tracecart/tracecart/user-service/internal/account"
-	"github.com/tracecart/tracecart/user-service/internal/httpapi"
-	"github.com/tracecart/tracecart/user-service/internal/password"
-	userstore "github.com/tracecart/tracecart/user-service/internal/postgres"
-	"github.com/tracecart/tracecart/user-service/internal/saga"
-	"github.com/tracecart/tracecart/user-service/internal/token"
+	"github.com/tracecart/tracecart/shared/sagakit"
+	"github.com/tracecart/tracecart/user-service/internal/adapters/httpapi"
+	"github.com/tracecart/tracecart/user-service/internal/adapters/postgres"
+	"github.com/tracecart/tracecart/user-service/internal/adapters/saga"
+	"github.com/tracecart/tracecart/user-service/internal/app"
 	"github.com/tracecart/tracecart/user-service/migrations"
 )
-
-// Config is everything user-service reads from its environment.
-type Config struct {
-	config.Service
-	config.Postgres
-	config.Kafka
-	// JWTPrivateKeysPEM holds the token signing keys: one or more PKCS#8 "PRIVATE KEY" PEM
-	// blocks of Ed25519 keys (openssl genpkey -algorithm ed25519). The first signs; the others
-	// are only published, so tokens they signed before a rotation stay valid, and a new key
-	// can be published before it signs (shared/auth documents the rotation). Literal "\n"
-	// sequences are read as newlines, for environments that cannot hold multi-line values.
-	// Required unless DemoMode is set.
-	JWTPrivateKeysPEM config.Secret `env:"JWT_PRIVATE_KEYS_PEM"`
-	// DemoMode is the explicit opt-in to shortcuts no deployment should take: today, starting
-	// without JWT_PRIVATE_KEYS_PEM and signing with a key generated at start-up, which logs
-	// everybody out on every restart and makes sibling instances refuse each other's tokens.
-	DemoMode bool `env:"DEMO_MODE"`
-	// JWKSURL is where this instance looks up a key it does not hold: the key set every
-	// user-service instance publishes, reached through Consul, so a token signed by a sibling
-	// with a key not configured here yet (mid-rotation) is still accepted.
-	JWKSURL string `env:"JWKS_URL" envDefault:"http://user-service/.well-known/jwks.json"`
-	// JWTIssuer and JWTAudience are the iss and aud claims of the tokens; every verifier
-	// checks them.
-	JWTIssuer   string `env:"JWT_ISSUER" envDefault:"tracecart"`
-	JWTAudience string `env:"JWT_AUDIENCE" envDefault:"tracecart"`
-	// TokenTTL is how long an access token is valid.
-	TokenTTL time.Duration `env:"TOKEN_TTL" envDefault:"1h"`
-	// SeedDemoData creates the demo users (alice, bob, admin) at start-up if they are missing.
-	// Off unless asked for: the demo admin's password is published in the README.
-	SeedDemoData bool `env:"SEED_DEMO_DATA" envDefault:"false"`
-	// PasswordHashMemory is how much memory password hashes running at once may use together
-	// (Argon2id takes password.DefaultParams.MemoryKiB, 19 MiB, per hash). Zero means half of
-	// GOMEMLIMIT when that is set, else defaultPasswordHashMemory. It bounds how many logins
-	// hash at the same time, so a burst of them waits instead of exhausting the container.
-	PasswordHashMemory config.ByteSize `env:"PASSWORD_HASH_MEMORY"`
-	// GoMemLimit is the Go runtime's soft memory limit, read here only to size the budget above.
-	GoMemLimit config.ByteSize `env:"GOMEMLIMIT"`
-}
-
-// defaultPasswordHashMemory is the hashing budget when neither PASSWORD_HASH_MEMORY nor
-// GOMEMLIMIT is set: three hashes at a time with the default parameters.
-const defaultPasswordHashMemory = 64 << 20
-
-// passwordHashMemory resolves the hashing budget from the configuration.
-func (c *Config) passwordHashMemory() config.ByteSize {
-	switch {
-	case c.PasswordHashMemory > 0:
-		return c.PasswordHashMemory
-	case c.GoMemLimit > 0:
-		// Half: the rest is for everything else the process holds (pools, buffers, telemetry).
-		return c.GoMemLimit / 2
-	default:
-		return defaultPasswordHashMemory
-	}
-}
-
-// Validate checks what the struct tags cannot, the shared service settings included.
-func (c *Config) Validate() error {
-	errs := []error{c.Service.Validate()}
-	if c.TokenTTL <= 0 || c.TokenTTL > 24*time.Hour {
-		errs = append(errs, &config.VarError{Key: "TOKEN_TTL", Err: fmt.Errorf("must be between 1s and 24h, got %s", c.TokenTTL)})
-	}
-	if c.JWTIssuer == "" {
-		errs = append(errs, &config.VarError{Key: "JWT_ISSUER", Err: config.ErrRequired})
-	}
-	if c.JWTAudience == "" {
-		errs = append(errs, &config.VarError{Key: "JWT_AUDIENCE", Err: config.ErrRequired})
-	}
-	if c.JWTPrivateKeysPEM == "" && !c.DemoMode {
-		errs = append(errs, &config.VarError{Key: "JWT_PRIVATE_KEYS_PEM", Err: fmt.Errorf(
-			"%w: tokens must be signed with configured keys (set DEMO_MODE=true to sign with a throwaway key)", config.ErrRequired)})
-	}
-	errs = append(errs, config.CheckHTTPURL("JWKS_URL", c.JWKSURL))
-	return errors.Join(errs...)
-}
 
 // run wires user-service from its parts and serves until ctx is cancelled or SIGTERM arrives.
 // Every error met on the way out, telemetry flush included, is joined into err.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	cfg, err := config.Load[Config](config.WithDefaults(getenv, map[string]string{
-		"SERVICE_NAME": "user-service",
-	}))
-	if err != nil {
-		return fmt.Errorf("load config: %w", err)
-	}
-
-	tel, err := telemetry.Setup(ctx, telemetry.Options{
-		ServiceName: cfg.ServiceName, ServiceVersion: cfg.Version, Stdout: stdout, LogLevel: cfg.LogLevel,
-	})
-	if err != nil {
-		return fmt.Errorf("set up telemetry: %w", err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		err = errors.Join(err, tel.Shutdown(ctx))
-	}()
-	log := tel.Logger
-
-	keys, err := signingKeys(ctx, cfg.JWTPrivateKeysPEM, log)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
-
-	db, err := postgres.Open(ctx, string(cfg.DatabaseURL),
-		postgres.WithTracerProvider(tel.TracerProvider), postgres.WithMeterProvider(tel.MeterProvider))
-	if err != nil {
-		return fmt.Errorf("open database: %w", err)
-	}
-	defer db.Close()
-	if err := postgres.Migrate(ctx, db, migrations.Set, outbox.Migrations, inbox.Migrations); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
-	store := userstore.New(db)
-
-	// Argon2id needs memory per hash: the budget, not the number of cores, decides how many run
-	// at once, so a burst of logins on a many-core host cannot exceed the container's memory.
-	budget := cfg.passwordHashMemory()
-	hasher, err := password.NewHasher(password.DefaultParams, uint64(budget)>>10)
+	svc, err := bootstrap.Start(ctx, bootstrap.Options{
+		Service: cfg.Service, Postgres: cfg.Postgres, Kafka: cfg.Kafka, Migrations: migrations.Set, Stdout: stdout})
 	if err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "password hashing bounded", slog.String("memory_budget", budget.String()),
-		slog.Int("concurrent_hashes", hasher.Concurrency()))
-	accounts, err := account.NewService(store, hasher)
+	defer func() { err = errors.Join(err, svc.Close()) }()
+
+	keys, tokens, hasher, err := newCredentials(ctx, cfg, svc.Log) // wiring.go: signing keys, token issuer, Argon2id
 	if err != nil {
 		return err
 	}
-	if cfg.SeedDemoData {
-		created, err := accounts.SeedDemoUsers(ctx)
-		if err != nil {
-			return fmt.Errorf("seed demo data: %w", err)
-		}
-		log.InfoContext(ctx, "demo users seeded", slog.Int("created", created))
-	}
-
-	tokens, err := token.NewIssuer(token.Options{
-		Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.TokenTTL,
-	})
+	store := postgres.New(svc.DB) // the users, wallets and payments repositories
+	users, err := app.New(app.Deps{Users: store, Wallets: store, Payments: store,
+		Hasher: hasher, Tokens: tokens, MeterProvider: svc.Tel.MeterProvider})
 	if err != nil {
 		return err
 	}
-
-	topics := []kafka.TopicConfig{
-		{Name: "orders", Partitions: cfg.Partitions},
-		{Name: "inventory", Partitions: cfg.Partitions},
-		{Name: "payments", Partitions: cfg.Partitions},
-		{Name: cfg.ServiceName + ".dlq", Partitions: 1},
+	if err := seedDemoUsers(ctx, cfg, users, svc.Log); err != nil { // only with SEED_DEMO_DATA
+		return err
 	}
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, topics...); err != nil {
-		return fmt.Errorf("create kafka topics: %w", err)
-	}
-	producer := kafka.NewProducer(cfg.Brokers, kafka.ProducerOptions{
-		Logger: log, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
-	})
-	defer func() { err = errors.Join(err, producer.Close()) }()
-	relay := outbox.NewRelay(db, producer, outbox.RelayOptions{Logger: log, MeterProvider: tel.MeterProvider})
-
-	payments, err := saga.NewHandler(saga.Options{
-		Pool: db, Payments: store, Consumer: cfg.ServiceName,
-		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
-	})
+	// The payment step of the saga: inventory.reserved → charge, order.cancelled → refund.
+	consumer, err := sagakit.NewConsumer(withRoutes(svc.SagaOptions, saga.Routes(users)))
 	if err != nil {
 		return err
 	}
-	consumer := kafka.NewConsumer(cfg.Brokers, kafka.ConsumerOptions{
-		GroupID: cfg.ServiceName, Topics: saga.Topics, Handler: payments.Handle,
-		Logger: log, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
-	})
-	defer func() { err = errors.Join(err, consumer.Close()) }()
-	pruner, err := inbox.NewPruner(db, cfg.InboxRetention, 0, log)
+	svc.Consume(consumer)
+
+	// The client that fetches the key set sibling instances publish; each line wraps the one above.
+	var t http.RoundTripper = httpclient.NewBaseTransport(httpclient.Timeouts{})                                          // pooled connections, a timeout per phase
+	t = httpclient.NewResolvingTransport(t, svc.Resolver)                                                                 // "user-service" → a healthy instance, from Consul
+	t = httpclient.NewRetryTransport(t, httpclient.RetryPolicy{})                                                         // GETs retried with jittered backoff
+	if t, err = httpclient.NewBreakerTransport(t, httpclient.BreakerSettings{}, breakerMeter(svc), svc.Log); err != nil { // fail fast while they are unwell
+		return err
+	}
+	t = otelhttp.NewTransport(t, otelhttp.WithTracerProvider(svc.Tel.TracerProvider), // a client span, the traceparent header
+		otelhttp.WithMeterProvider(svc.Tel.MeterProvider), otelhttp.WithPropagators(svc.Tel.Propagator))
+	verifier, err := newVerifier(cfg, keys, &http.Client{Transport: t, Timeout: 10 * time.Second}) // wiring.go
 	if err != nil {
 		return err
 	}
-
-	registry, err := consul.NewClient(&consul.Config{Address: cfg.ConsulAddr, Token: string(cfg.ConsulToken)})
-	if err != nil {
-		return fmt.Errorf("consul client: %w", err)
-	}
-
-	// Private routes trust this instance's own keys directly, and look up any other key in the
-	// set the instances publish, through Consul: a sibling may sign with a key this instance
-	// does not hold yet.
-	resolver := discovery.NewConsulResolver(registry, discovery.WithLogger(log))
-	defer func() { err = errors.Join(err, resolver.Close()) }()
-	jwksClient, err := httpclient.New(httpclient.Options{
-		Resolver: resolver, Logger: log,
-		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagators: tel.Propagator,
-	})
-	if err != nil {
-		return fmt.Errorf("jwks client: %w", err)
-	}
-	verifier, err := token.NewVerifier(token.VerifierOptions{
-		Keys: keys, JWKSURL: cfg.JWKSURL, HTTPClient: jwksClient, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
-	})
+	api, err := httpapi.NewServer(httpapi.Deps{App: users, Verifier: verifier, JWKS: keys.JWKSHandler(), Router: routerOptions(cfg, svc)})
 	if err != nil {
 		return err
 	}
-
-	router, err := httpapi.NewRouter(httpserver.RouterOptions{
-		ServiceName: cfg.ServiceName, Logger: log,
-		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Propagator: tel.Propagator,
-	}, httpapi.Deps{
-		Accounts: accounts, Store: store, Tokens: tokens, Verifier: verifier, JWKS: keys.JWKSHandler(),
-	})
-	if err != nil {
-		return fmt.Errorf("build router: %w", err)
-	}
-
-	return lifecycle.Serve(ctx, lifecycle.Options{
-		Service: cfg.ServiceName, Version: cfg.Version,
-		Addr: cfg.HTTPAddr, InternalAddr: cfg.InternalHTTPAddr, AdvertiseAddress: cfg.AdvertiseAddress,
-		Handler: router, Metrics: tel.MetricsHandler,
-		Ready: []lifecycle.Check{
-			{Name: "postgres", Check: db.Ping},
-			{Name: "saga consumer", Check: consumer.Stalled, Advisory: true},
-		},
-		Consul: registry,
-		Workers: []lifecycle.Worker{
-			{Name: "outbox relay", Run: relay.Run},
-			{Name: "saga consumer", Run: consumer.Run},
-			{Name: "inbox pruning", Run: pruner.Run},
-		},
-		DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger: log,
-	})
-}
-
-// signingKeys loads the token signing keys from JWT_PRIVATE_KEYS_PEM, or generates one when it
-// is empty (which Validate allows only in DEMO_MODE). Only key IDs (public thumbprints) are
-// ever logged, never key material.
-func signingKeys(ctx context.Context, pemKeys config.Secret, log *slog.Logger) (*auth.KeySet, error) {
-	var keys []auth.Key
-	if pemKeys == "" {
-		key, err := auth.GenerateKey()
-		if err != nil {
-			return nil, fmt.Errorf("generate signing key: %w", err)
-		}
-		keys = []auth.Key{key}
-		log.WarnContext(ctx, "JWT_PRIVATE_KEYS_PEM is empty: signing tokens with a key generated at start-up; "+
-			"tokens will not survive a restart and other instances will not accept them (DEMO_MODE only)",
-			slog.String("kid", key.ID()))
-	} else {
-		var err error
-		keys, err = auth.ParseKeysPEM([]byte(strings.ReplaceAll(string(pemKeys), `\n`, "\n")))
-		if err != nil {
-			return nil, fmt.Errorf("load config: %w", &config.VarError{Key: "JWT_PRIVATE_KEYS_PEM", Err: err})
-		}
-		ids := make([]string, len(keys))
-		for i, k := range keys {
-			ids[i] = k.ID()
-		}
-		log.InfoContext(ctx, "token signing keys loaded", slog.String("signing_kid", ids[0]), slog.Any("published_kids", ids))
-	}
-	set, err := auth.NewKeySet(keys...)
-	if err != nil {
-		return nil, fmt.Errorf("load config: %w", &config.VarError{Key: "JWT_PRIVATE_KEYS_PEM", Err: err})
-	}
-	return set, nil
+	return svc.Serve(ctx, api)
 }

@@ -73,7 +73,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 
 // TestBinaryWithConfiguredKeys starts the real binary twice on one database with a configured
 // signing key: the demo users are seeded once, alice can log in, the JWKS publishes the
-// configured key, and the key material never reaches the logs.
+// configured key, and the key material never reaches the logs. It is longer than 60 lines on
+// purpose: the two runs must share one database and one key, and each checks the whole start-up.
 func TestBinaryWithConfiguredKeys(t *testing.T) {
 	t.Parallel()
 	key, err := auth.GenerateKey()
