@@ -12,9 +12,9 @@ import (
 
 	consul "github.com/hashicorp/consul/api"
 
-	"github.com/tracecart/tracecart/order-service/internal/httpapi"
-	"github.com/tracecart/tracecart/order-service/internal/postgres"
-	"github.com/tracecart/tracecart/order-service/internal/productservice"
+	"github.com/tracecart/tracecart/order-service/internal/adapters/httpapi"
+	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres"
+	"github.com/tracecart/tracecart/order-service/internal/adapters/productservice"
 	"github.com/tracecart/tracecart/order-service/internal/saga"
 	"github.com/tracecart/tracecart/order-service/migrations"
 	"github.com/tracecart/tracecart/shared/auth"
