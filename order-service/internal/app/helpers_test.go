@@ -1,4 +1,4 @@
-package saga_test
+package app_test
 
 import (
 	"context"
@@ -13,13 +13,17 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres/postgrestest"
-	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres"
-	"github.com/tracecart/tracecart/order-service/internal/saga"
+	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres/postgrestest"
+	"github.com/tracecart/tracecart/order-service/internal/adapters/saga"
+	"github.com/tracecart/tracecart/order-service/internal/app"
+	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/inbox"
 	"github.com/tracecart/tracecart/shared/kafka"
+	"github.com/tracecart/tracecart/shared/sagakit"
 	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
@@ -30,43 +34,84 @@ var (
 	mug   = uuid.MustParse("00000000-0000-4000-8000-000000000101")
 )
 
-// env is the saga's side of order-service on a real database: the store, the handler the
-// Kafka consumer calls, and metrics read from an in-memory reader.
+// env is order-service's use cases on a real database: the postgres store, the App over it
+// (with a fixed catalogue), the saga consumer the Kafka consumer calls, and metrics read from an
+// in-memory reader.
 type env struct {
 	t       *testing.T
 	pool    *pgxpool.Pool
 	store   *postgres.Store
-	handler *saga.Handler
-	metrics *saga.Metrics
+	app     *app.App
+	handler *sagakit.Consumer
 	reader  *sdkmetric.ManualReader
+	meters  *sdkmetric.MeterProvider
 	logger  *slog.Logger
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, pool: postgrestest.New(t), reader: sdkmetric.NewManualReader(), logger: slog.New(slog.DiscardHandler)}
+	e.meters = sdkmetric.NewMeterProvider(sdkmetric.WithReader(e.reader))
 	e.store = postgres.NewStore(e.pool)
+	e.app = e.newApp(nil)
 	var err error
-	e.metrics, err = saga.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(e.reader)), e.store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.handler, err = saga.NewHandler(e.pool, e.store, saga.HandlerOptions{Consumer: "order-service", Metrics: e.metrics, Logger: e.logger})
+	e.handler, err = sagakit.NewConsumer(sagakit.Options{
+		Name: "order-service", Inbox: inbox.New(e.pool), Routes: saga.Routes(e.app),
+		TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: e.meters, Logger: e.logger,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
+// newApp returns an App over e's store and metrics, with the tests' sweep and reconciliation
+// settings as adjust changes them (nil: as they are).
+func (e *env) newApp(adjust func(*app.Options)) *app.App {
+	e.t.Helper()
+	opts := app.Options{
+		Orders: e.store, Catalog: catalog{mug: 1200},
+		Sweep: app.SweepOptions{Timeout: sagaTimeout, Interval: 10 * time.Millisecond},
+		Reconcile: app.ReconcileOptions{
+			Grace: grace, MaxBackoff: maxBackoff, MaxAttempts: maxAttempts, Interval: time.Second,
+		},
+		TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: e.meters, Logger: e.logger,
+	}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	a, err := app.New(opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// catalog prices products from a map, as product-service would.
+type catalog map[uuid.UUID]int64
+
+func (c catalog) Prices(_ context.Context, ids []uuid.UUID) (map[uuid.UUID]int64, error) {
+	prices := make(map[uuid.UUID]int64, len(ids))
+	for _, id := range ids {
+		if p, ok := c[id]; ok {
+			prices[id] = p
+		}
+	}
+	return prices, nil
+}
+
 // newOrder places a PENDING order for alice, with its order.created event, as POST /orders
 // does.
 func (e *env) newOrder() order.Order {
 	e.t.Helper()
-	o, err := order.New(uuid.New(), alice, []order.Item{{ProductID: mug, Quantity: 2}}, map[uuid.UUID]int64{mug: 1200})
+	return e.placeOrder(context.Background())
+}
+
+// placeOrder places alice's order of two mugs with ctx, the request's context.
+func (e *env) placeOrder(ctx context.Context) order.Order {
+	e.t.Helper()
+	o, err := e.app.PlaceOrder(ctx, alice, []order.Item{{ProductID: mug, Quantity: 2}}, "")
 	if err != nil {
-		e.t.Fatal(err)
-	}
-	if o, err = e.store.Create(context.Background(), o, "", nil); err != nil {
 		e.t.Fatal(err)
 	}
 	return o
@@ -131,14 +176,14 @@ func (e *env) outcomes() (counts map[string]int64, durations uint64) {
 		for _, m := range sm.Metrics {
 			switch data := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				if m.Name == saga.MetricOutcomes {
+				if m.Name == app.MetricOutcomes {
 					for _, dp := range data.DataPoints {
 						outcome, _ := dp.Attributes.Value(attribute.Key("outcome"))
 						counts[outcome.AsString()] += dp.Value
 					}
 				}
 			case metricdata.Histogram[float64]:
-				if m.Name == saga.MetricDuration {
+				if m.Name == app.MetricDuration {
 					for _, dp := range data.DataPoints {
 						durations += dp.Count
 					}

@@ -1,45 +1,58 @@
-package httpapi
+package app
 
 import (
+	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 
+	"github.com/google/uuid"
+
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
-	"github.com/tracecart/tracecart/shared/httpclient"
-	"github.com/tracecart/tracecart/shared/httpserver"
 )
 
-// maxIdempotencyKeyLength bounds the Idempotency-Key header; a UUID, the usual key, is 36.
-const maxIdempotencyKeyLength = 200
-
-// idempotencyKey returns the request's Idempotency-Key, or "" if it has none. A key makes a
-// retried POST /orders safe: the same key from the same user returns the order the first
-// request placed instead of placing another.
-func idempotencyKey(r *http.Request) (string, error) {
-	values := r.Header.Values(httpclient.IdempotencyKeyHeader)
-	switch {
-	case len(values) == 0:
-		return "", nil
-	case len(values) > 1:
-		return "", badKey("send one Idempotency-Key header, not %d", len(values))
+// PlaceOrder places userID's order of requested: it validates the lines, prices them with the
+// catalogue, and stores the order PENDING with its order.created event, which starts the saga.
+//
+// With an idempotency key (key != ""), a repeat of the same request by the same user returns
+// the order the first one placed, as it is now, and places nothing; the same key with a
+// different request is an error wrapping order.ErrIdempotencyKeyReused.
+func (a *App) PlaceOrder(ctx context.Context, userID uuid.UUID, requested []order.Item, key string) (order.Order, error) {
+	items, err := order.NewItems(requested)
+	if err != nil {
+		return order.Order{}, err
 	}
-	key := values[0]
-	if len(key) < 1 || len(key) > maxIdempotencyKeyLength {
-		return "", badKey("Idempotency-Key must be 1 to %d characters, got %d", maxIdempotencyKeyLength, len(key))
-	}
-	for i := range len(key) {
-		if key[i] < ' ' || key[i] > '~' {
-			return "", badKey("Idempotency-Key must be printable ASCII")
+	hash := requestHash(items)
+	if key != "" {
+		// A repeat is answered before product-service is asked anything, so it works even
+		// while product-service is down. Create checks again, for repeats that race this one.
+		existing, storedHash, err := a.orders.FindByIdempotencyKey(ctx, userID, key)
+		switch {
+		case err == nil && bytes.Equal(storedHash, hash):
+			return existing, nil
+		case err == nil:
+			return order.Order{}, fmt.Errorf("idempotency key %q: %w", key, order.ErrIdempotencyKeyReused)
+		case !errors.Is(err, order.ErrNotFound):
+			return order.Order{}, err
 		}
 	}
-	return key, nil
-}
 
-func badKey(format string, args ...any) error {
-	return &httpserver.RequestError{Status: http.StatusBadRequest, Detail: fmt.Sprintf(format, args...)}
+	prices, err := a.catalog.Prices(ctx, order.ProductIDs(items))
+	if err != nil {
+		return order.Order{}, err
+	}
+	o, err := order.New(uuid.New(), userID, items, prices)
+	if err != nil {
+		return order.Order{}, err
+	}
+	created, err := orderCreated(o)
+	if err != nil {
+		return order.Order{}, err
+	}
+	return a.orders.Create(ctx, o, key, hash, created)
 }
 
 // requestHash fingerprints what an order request asks for, so that a repeat of an idempotency

@@ -1,4 +1,4 @@
-package saga_test
+package app_test
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres/postgrestest"
+	"github.com/tracecart/tracecart/order-service/internal/app"
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
-	"github.com/tracecart/tracecart/order-service/internal/saga"
 	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/postgres/pgtest"
 )
 
 // The reconciler's settings in these tests; orders are aged past them by hand.
@@ -26,16 +27,9 @@ const (
 )
 
 // reconciler returns a reconciler of e's orders whose metrics are read by reader.
-func (e *env) reconciler(reader *sdkmetric.ManualReader) *saga.Reconciler {
+func (e *env) reconciler(reader *sdkmetric.ManualReader) *app.App {
 	e.t.Helper()
-	r, err := saga.NewReconciler(e.pool, e.store, saga.ReconcilerOptions{
-		Grace: grace, MaxBackoff: maxBackoff, MaxAttempts: maxAttempts, Interval: time.Second,
-		Logger: e.logger, MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
+	return e.newApp(func(o *app.Options) { o.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)) })
 }
 
 // handle delivers an event about orderID to the saga handler, which must accept it.
@@ -52,7 +46,7 @@ func (e *env) paidAndCancelled() order.Order {
 	e.t.Helper()
 	o := e.newOrder()
 	e.handle(events.PaymentSucceeded, o.ID, events.PaymentSucceededPayload{UserID: alice, AmountCents: o.TotalCents})
-	o, err := e.store.CancelByCustomer(e.t.Context(), alice, o.ID)
+	o, err := e.app.CancelOrder(e.t.Context(), alice, o.ID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -74,9 +68,9 @@ func (e *env) overdue(id uuid.UUID) {
 }
 
 // reconcile runs one round, which must announce want cancellations again.
-func (e *env) reconcile(r *saga.Reconciler, want int) {
+func (e *env) reconcile(r *app.App, want int) {
 	e.t.Helper()
-	n, err := r.Reconcile(e.t.Context())
+	n, err := r.ReconcileCompensations(e.t.Context())
 	if err != nil {
 		e.t.Fatalf("Reconcile: %v", err)
 	}
@@ -92,22 +86,22 @@ func reconciliation(t *testing.T, reader *sdkmetric.ManualReader) (healed, stuck
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
-	state := attribute.String("state", saga.StateCancelledPaid)
+	state := attribute.String("state", app.StateCancelledPaid)
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			switch data := m.Data.(type) {
 			case metricdata.Sum[int64]:
 				for _, dp := range data.DataPoints {
-					if m.Name == saga.MetricHealed && dp.Attributes.HasValue(state.Key) {
+					if m.Name == app.MetricHealed && dp.Attributes.HasValue(state.Key) {
 						healed += dp.Value
 					}
 				}
 			case metricdata.Gauge[int64]:
 				for _, dp := range data.DataPoints {
 					switch m.Name {
-					case saga.MetricStuck:
+					case app.MetricStuck:
 						stuck = dp.Value
-					case saga.MetricGivenUp:
+					case app.MetricGivenUp:
 						givenUp = dp.Value
 					}
 				}
@@ -130,10 +124,10 @@ func TestReconcileAnnouncesAPaidOrdersCancellationAgain(t *testing.T) {
 	e.reconcile(r, 0) // within the grace period: the compensations may be on their way
 	e.overdue(o.ID)
 	if _, stuck, _ := reconciliation(t, reader); stuck != 1 {
-		t.Errorf("%s = %d before the round, want 1", saga.MetricStuck, stuck)
+		t.Errorf("%s = %d before the round, want 1", app.MetricStuck, stuck)
 	}
 	e.reconcile(r, 1)
-	cancelled := postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderCancelled)
+	cancelled := pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderCancelled)
 	if len(cancelled) != 2 {
 		t.Fatalf("%d order.cancelled events, want the original and one more", len(cancelled))
 	}
@@ -142,7 +136,7 @@ func TestReconcileAnnouncesAPaidOrdersCancellationAgain(t *testing.T) {
 		again.Topic != events.TopicOrders || again.Key != o.ID.String() {
 		t.Errorf("announced again as %+v, want the original's payload, topic and key with a new ID: %+v", again, original)
 	}
-	if p := postgrestest.Payload[events.OrderCancelledPayload](t, again); p.UserID != alice || p.Reason != order.ReasonCustomer {
+	if p := pgtest.Payload[events.OrderCancelledPayload](t, again); p.UserID != alice || p.Reason != order.ReasonCustomer {
 		t.Errorf("payload %+v, want alice's order cancelled by the customer", p)
 	}
 
@@ -161,7 +155,7 @@ func TestReconcileAnnouncesAPaidOrdersCancellationAgain(t *testing.T) {
 	e.handle(events.InventoryReleased, o.ID, events.InventoryReleasedPayload{Reason: "order_cancelled"})
 	e.overdue(o.ID)
 	e.reconcile(r, 0)
-	if n := len(postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderCancelled)); n != 3 {
+	if n := len(pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderCancelled)); n != 3 {
 		t.Errorf("%d order.cancelled events in all, want 3", n)
 	}
 	if healed, stuck, givenUp := reconciliation(t, reader); healed != 2 || stuck != 0 || givenUp != 0 {
@@ -179,7 +173,7 @@ func TestReconcilePaymentAfterTimeout(t *testing.T) {
 	r := e.reconciler(sdkmetric.NewManualReader())
 	o := e.newOrder()
 	e.age(o.ID, sagaTimeout+time.Second)
-	if n, err := e.sweeper(0).Sweep(t.Context()); err != nil || n != 1 {
+	if n, err := e.sweeper(0).SweepTimeouts(t.Context()); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want the order cancelled", n, err)
 	}
 	e.handle(events.PaymentSucceeded, o.ID, events.PaymentSucceededPayload{UserID: alice, AmountCents: o.TotalCents})
@@ -189,11 +183,11 @@ func TestReconcilePaymentAfterTimeout(t *testing.T) {
 
 	e.overdue(o.ID)
 	e.reconcile(r, 1)
-	cancelled := postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderCancelled)
+	cancelled := pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderCancelled)
 	if len(cancelled) != 2 {
 		t.Fatalf("%d order.cancelled events, want the timeout's and one more", len(cancelled))
 	}
-	if p := postgrestest.Payload[events.OrderCancelledPayload](t, cancelled[1]); p.Reason != order.ReasonTimeout {
+	if p := pgtest.Payload[events.OrderCancelledPayload](t, cancelled[1]); p.Reason != order.ReasonTimeout {
 		t.Errorf("announced again with reason %q, want timeout", p.Reason)
 	}
 }
@@ -213,7 +207,7 @@ func TestReconcileLeavesOrdersThatOweNothing(t *testing.T) {
 	e.handle(events.InventoryReleased, failed.ID, events.InventoryReleasedPayload{Reason: "payment_failed"})
 	timedOut := e.newOrder()
 	e.age(timedOut.ID, sagaTimeout+time.Second)
-	if _, err := e.sweeper(0).Sweep(t.Context()); err != nil {
+	if _, err := e.sweeper(0).SweepTimeouts(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	confirmed := e.newOrder()
@@ -258,7 +252,7 @@ func TestReconcileGivesUp(t *testing.T) {
 		e.overdue(o.ID)
 	}
 	e.reconcile(r, 0)
-	if n := len(postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderCancelled)); n != 1+maxAttempts {
+	if n := len(pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderCancelled)); n != 1+maxAttempts {
 		t.Errorf("%d order.cancelled events, want the original and %d more", n, maxAttempts)
 	}
 	if healed, stuck, givenUp := reconciliation(t, reader); healed != maxAttempts || stuck != 1 || givenUp != 1 {
@@ -282,7 +276,7 @@ func TestConcurrentReconcilersAnnounceOnce(t *testing.T) {
 	for range 2 {
 		r := e.reconciler(sdkmetric.NewManualReader())
 		wg.Go(func() {
-			got, err := r.Reconcile(t.Context())
+			got, err := r.ReconcileCompensations(t.Context())
 			if err != nil {
 				t.Errorf("Reconcile: %v", err)
 			}
@@ -294,7 +288,7 @@ func TestConcurrentReconcilersAnnounceOnce(t *testing.T) {
 		t.Errorf("%d announcements in all, want %d", got, n)
 	}
 	for _, o := range orders {
-		if got := len(postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderCancelled)); got != 2 {
+		if got := len(pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderCancelled)); got != 2 {
 			t.Errorf("order %s has %d order.cancelled events, want 2", o.ID, got)
 		}
 	}

@@ -1,4 +1,4 @@
-package saga_test
+package app_test
 
 import (
 	"context"
@@ -11,9 +11,12 @@ import (
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/kafka"
+	"github.com/tracecart/tracecart/shared/postgres/pgtest"
 )
 
 // TestOutcomes applies each event that ends a saga to a PENDING order.
+//
+// Over 60 lines: most of it is the table of cases.
 func TestOutcomes(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -64,11 +67,11 @@ func TestOutcomes(t *testing.T) {
 				t.Errorf("rows = %+v, want %d outbox rows and the event recorded as processed", rows, wantOutbox)
 			}
 			if tt.wantEvent != "" {
-				published := postgrestest.OutboxEvents(t, e.pool, o.ID, tt.wantEvent)
+				published := pgtest.OutboxEvents(t, e.pool, o.ID.String(), tt.wantEvent)
 				if len(published) != 1 || published[0].Topic != events.TopicOrders {
 					t.Fatalf("%s events = %+v, want one on the orders topic", tt.wantEvent, published)
 				}
-				if p := postgrestest.Payload[events.OrderConfirmedPayload](t, published[0]); p.UserID != alice {
+				if p := pgtest.Payload[events.OrderConfirmedPayload](t, published[0]); p.UserID != alice {
 					t.Errorf("%s payload = %+v, want alice's", tt.wantEvent, p)
 				}
 			}
@@ -90,7 +93,7 @@ func TestDuplicateDeliveryHasOneEffect(t *testing.T) {
 			t.Fatalf("Handle: %v", err)
 		}
 	}
-	if n := len(postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderConfirmed)); n != 1 {
+	if n := len(pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderConfirmed)); n != 1 {
 		t.Errorf("%d order.confirmed events after three deliveries, want 1", n)
 	}
 	if rows := postgrestest.CountRows(t, e.pool); rows.Processed != 1 {
@@ -223,7 +226,7 @@ func TestConcurrentEventsForOneOrder(t *testing.T) {
 		}
 	}
 	got := e.get(o.ID)
-	confirmed := len(postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderConfirmed))
+	confirmed := len(pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderConfirmed))
 	switch {
 	case got.Status == order.Confirmed && confirmed == 1:
 	case got.Status == order.Cancelled && confirmed == 0:

@@ -1,4 +1,4 @@
-package saga_test
+package app_test
 
 import (
 	"context"
@@ -8,29 +8,23 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres/postgrestest"
+	"github.com/tracecart/tracecart/order-service/internal/app"
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
-	"github.com/tracecart/tracecart/order-service/internal/saga"
 	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/postgres/pgtest"
 	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
 const sagaTimeout = 30 * time.Second
 
-func (e *env) sweeper(batch int) *saga.Sweeper {
+// sweeper returns an App whose sweeps cancel at most batch orders per transaction (0: the
+// default).
+func (e *env) sweeper(batch int) *app.App {
 	e.t.Helper()
-	s, err := saga.NewSweeper(e.pool, e.store, saga.SweeperOptions{
-		Timeout: sagaTimeout, Interval: 10 * time.Millisecond, BatchSize: batch, Metrics: e.metrics, Logger: e.logger,
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return s
+	return e.newApp(func(o *app.Options) { o.Sweep.BatchSize = batch })
 }
 
 func TestSweepCancelsOnlyTimedOutPendingOrders(t *testing.T) {
@@ -47,7 +41,7 @@ func TestSweepCancelsOnlyTimedOutPendingOrders(t *testing.T) {
 		oldOutcomes[o.ID] = status
 	}
 
-	n, err := e.sweeper(0).Sweep(t.Context())
+	n, err := e.sweeper(0).SweepTimeouts(t.Context())
 	if err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1 order cancelled", n, err)
 	}
@@ -55,11 +49,11 @@ func TestSweepCancelsOnlyTimedOutPendingOrders(t *testing.T) {
 	if got.Status != order.Cancelled || got.Reason != order.ReasonTimeout {
 		t.Errorf("timed-out order is %s (%q), want CANCELLED (timeout)", got.Status, got.Reason)
 	}
-	cancelled := postgrestest.OutboxEvents(t, e.pool, timedOut.ID, events.OrderCancelled)
+	cancelled := pgtest.OutboxEvents(t, e.pool, timedOut.ID.String(), events.OrderCancelled)
 	if len(cancelled) != 1 || cancelled[0].Topic != events.TopicOrders {
 		t.Fatalf("order.cancelled events = %+v, want one on the orders topic", cancelled)
 	}
-	if p := postgrestest.Payload[events.OrderCancelledPayload](t, cancelled[0]); p != (events.OrderCancelledPayload{UserID: alice, Reason: "timeout"}) {
+	if p := pgtest.Payload[events.OrderCancelledPayload](t, cancelled[0]); p != (events.OrderCancelledPayload{UserID: alice, Reason: "timeout"}) {
 		t.Errorf("order.cancelled payload = %+v", p)
 	}
 
@@ -71,7 +65,7 @@ func TestSweepCancelsOnlyTimedOutPendingOrders(t *testing.T) {
 			t.Errorf("an old %s order became %s", status, got.Status)
 		}
 	}
-	if n := postgrestest.Count(t, e.pool, `SELECT count(*) FROM outbox WHERE headers->>'event-type' = 'order.cancelled'`); n != 1 {
+	if n := pgtest.Count(t, e.pool, `SELECT count(*) FROM outbox WHERE headers->>'event-type' = 'order.cancelled'`); n != 1 {
 		t.Errorf("%d order.cancelled events in all, want 1", n)
 	}
 	counts, durations := e.outcomes()
@@ -80,7 +74,7 @@ func TestSweepCancelsOnlyTimedOutPendingOrders(t *testing.T) {
 	}
 
 	// Nothing is left to do.
-	if n, err := e.sweeper(0).Sweep(t.Context()); err != nil || n != 0 {
+	if n, err := e.sweeper(0).SweepTimeouts(t.Context()); err != nil || n != 0 {
 		t.Errorf("second Sweep = %d, %v; want 0", n, err)
 	}
 }
@@ -104,7 +98,7 @@ func TestParallelSweepersCancelEachOrderOnce(t *testing.T) {
 		s := e.sweeper(3)
 		wg.Go(func() {
 			<-start
-			n, err := s.Sweep(context.Background())
+			n, err := s.SweepTimeouts(context.Background())
 			if err != nil {
 				t.Errorf("Sweep: %v", err)
 			}
@@ -119,13 +113,13 @@ func TestParallelSweepersCancelEachOrderOnce(t *testing.T) {
 	if total != orders {
 		t.Errorf("the sweepers cancelled %d orders between them, want %d", total, orders)
 	}
-	if n := postgrestest.Count(t, e.pool, `SELECT count(*) FROM orders WHERE status = 'CANCELLED' AND reason = 'timeout'`); n != orders {
+	if n := pgtest.Count(t, e.pool, `SELECT count(*) FROM orders WHERE status = 'CANCELLED' AND reason = 'timeout'`); n != orders {
 		t.Errorf("%d orders cancelled by timeout, want %d", n, orders)
 	}
-	if n := postgrestest.Count(t, e.pool, `SELECT count(DISTINCT key) FROM outbox WHERE headers->>'event-type' = 'order.cancelled'`); n != orders {
+	if n := pgtest.Count(t, e.pool, `SELECT count(DISTINCT key) FROM outbox WHERE headers->>'event-type' = 'order.cancelled'`); n != orders {
 		t.Errorf("order.cancelled for %d distinct orders, want %d", n, orders)
 	}
-	if n := postgrestest.Count(t, e.pool, `SELECT count(*) FROM outbox WHERE headers->>'event-type' = 'order.cancelled'`); n != orders {
+	if n := pgtest.Count(t, e.pool, `SELECT count(*) FROM outbox WHERE headers->>'event-type' = 'order.cancelled'`); n != orders {
 		t.Errorf("%d order.cancelled events, want exactly one per order (%d)", n, orders)
 	}
 }
@@ -136,7 +130,7 @@ func TestSweeperRun(t *testing.T) {
 	o := e.newOrder()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- e.sweeper(0).Run(ctx) }()
+	go func() { done <- e.sweeper(0).RunTimeoutSweeper(ctx) }()
 
 	e.age(o.ID, time.Minute)
 	testinfra.WaitFor(t, 5*time.Second, "the sweeper to cancel the order", func() error {
@@ -162,8 +156,8 @@ func (s errStatus) Error() string { return "order is " + string(s) }
 
 func TestPendingGauges(t *testing.T) {
 	e := newEnv(t)
-	if got := e.gauge(saga.MetricPending); got != 0 {
-		t.Errorf("%s = %v with no orders, want 0", saga.MetricPending, got)
+	if got := e.gauge(app.MetricPending); got != 0 {
+		t.Errorf("%s = %v with no orders, want 0", app.MetricPending, got)
 	}
 	old := e.newOrder()
 	e.age(old.ID, 10*time.Second)
@@ -172,11 +166,11 @@ func TestPendingGauges(t *testing.T) {
 	e.setStatus(done.ID, order.Confirmed, "")
 	e.age(done.ID, time.Hour)
 
-	if got := e.gauge(saga.MetricPending); got != 2 {
-		t.Errorf("%s = %v, want 2", saga.MetricPending, got)
+	if got := e.gauge(app.MetricPending); got != 2 {
+		t.Errorf("%s = %v, want 2", app.MetricPending, got)
 	}
-	if got := e.gauge(saga.MetricPendingOldestAge); got < 10 || got > 60 {
-		t.Errorf("%s = %v, want the age of the oldest PENDING order, about 10s", saga.MetricPendingOldestAge, got)
+	if got := e.gauge(app.MetricPendingOldestAge); got < 10 || got > 60 {
+		t.Errorf("%s = %v, want the age of the oldest PENDING order, about 10s", app.MetricPendingOldestAge, got)
 	}
 }
 
@@ -184,34 +178,19 @@ func TestPendingGauges(t *testing.T) {
 // trace of the request that placed the order, with the order.cancelled event carrying that
 // trace on, rather than starting a trace nobody can connect to the order.
 func TestTimedOutSagaContinuesTheOrdersTrace(t *testing.T) {
-	previous := otel.GetTextMapPropagator()
-	otel.SetTextMapPropagator(propagation.TraceContext{}) // what telemetry.Setup installs
-	t.Cleanup(func() { otel.SetTextMapPropagator(previous) })
-
 	e := newEnv(t)
 	spans := tracetest.NewInMemoryExporter()
 	tracing := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 
 	requestCtx, request := tracing.Tracer("test").Start(t.Context(), "POST /orders")
-	placed, err := order.New(uuid.New(), alice, []order.Item{{ProductID: mug, Quantity: 1}}, map[uuid.UUID]int64{mug: 1200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if placed, err = e.store.Create(requestCtx, placed, "", nil); err != nil {
-		t.Fatal(err)
-	}
+	placed := e.placeOrder(requestCtx)
 	request.End()
 	untracedOrder := e.newOrder() // placed outside any trace
 	e.age(placed.ID, sagaTimeout+time.Second)
 	e.age(untracedOrder.ID, sagaTimeout+time.Second)
 
-	sweeper, err := saga.NewSweeper(e.pool, e.store, saga.SweeperOptions{
-		Timeout: sagaTimeout, Interval: time.Second, Metrics: e.metrics, Logger: e.logger, TracerProvider: tracing,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := sweeper.Sweep(t.Context()); err != nil || n != 2 {
+	sweeper := e.newApp(func(o *app.Options) { o.TracerProvider = tracing })
+	if n, err := sweeper.SweepTimeouts(t.Context()); err != nil || n != 2 {
 		t.Fatalf("Sweep = %d, %v; want 2 orders cancelled", n, err)
 	}
 

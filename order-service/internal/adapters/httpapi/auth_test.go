@@ -17,6 +17,8 @@ import (
 
 // TestEveryRouteNeedsAValidToken sends each route a request without a token, with a forged
 // one and with an expired one; each must be refused with 401 before anything happens.
+//
+// Over 60 lines: most of it is the table of routes and tokens.
 func TestEveryRouteNeedsAValidToken(t *testing.T) {
 	e := newEnv(t)
 	o := e.placeOrder(alice, fmt.Sprintf(`{"lines":[{"product_id":%q,"quantity":1}]}`, mug))

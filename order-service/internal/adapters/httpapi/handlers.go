@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tracecart/tracecart/order-service/internal/app"
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/httpserver"
@@ -28,8 +28,7 @@ const (
 
 // server holds the handlers' dependencies.
 type server struct {
-	orders     Orders
-	catalog    Catalog
+	app        *app.App
 	retryAfter time.Duration
 }
 
@@ -41,13 +40,12 @@ type server struct {
 // order the first one placed, as it is now (so the same body while its saga runs), and places
 // nothing; the same key with a different request is refused with 422.
 func (s *server) createOrder(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	userID, err := caller(r)
+	userID, err := auth.CallerID(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	key, err := idempotencyKey(r)
+	key, err := httpserver.IdempotencyKey(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -62,41 +60,7 @@ func (s *server) createOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	items, err := order.NewItems(requested)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-
-	hash := requestHash(items)
-	if key != "" {
-		// A repeat is answered before product-service is asked anything, so it works even
-		// while product-service is down. Create checks again, for repeats that race this one.
-		existing, storedHash, err := s.orders.FindByIdempotencyKey(ctx, userID, key)
-		switch {
-		case err == nil && bytes.Equal(storedHash, hash):
-			writeAccepted(w, r, existing)
-			return
-		case err == nil:
-			s.writeError(w, r, fmt.Errorf("idempotency key %q: %w", key, order.ErrIdempotencyKeyReused))
-			return
-		case !errors.Is(err, order.ErrNotFound):
-			s.writeError(w, r, err)
-			return
-		}
-	}
-
-	prices, err := s.catalog.Prices(ctx, order.ProductIDs(items))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	o, err := order.New(uuid.New(), userID, items, prices)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	o, err = s.orders.Create(ctx, o, key, hash)
+	o, err := s.app.PlaceOrder(r.Context(), userID, requested, key)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -118,7 +82,7 @@ func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	o, err := s.orders.Get(r.Context(), userID, id)
+	o, err := s.app.GetOrder(r.Context(), userID, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -128,7 +92,7 @@ func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
 
 // listOrders answers GET /orders?limit=&offset= with the caller's orders, newest first.
 func (s *server) listOrders(w http.ResponseWriter, r *http.Request) {
-	userID, err := caller(r)
+	userID, err := auth.CallerID(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -143,7 +107,7 @@ func (s *server) listOrders(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	orders, total, err := s.orders.List(r.Context(), userID, limit, offset)
+	orders, total, err := s.app.ListOrders(r.Context(), userID, limit, offset)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -163,7 +127,7 @@ func (s *server) cancelOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	o, err := s.orders.CancelByCustomer(r.Context(), userID, id)
+	o, err := s.app.CancelOrder(r.Context(), userID, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -180,7 +144,7 @@ func (s *server) orderStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tagSpan(r, id)
-	status, err := s.orders.Status(r.Context(), id)
+	status, err := s.app.OrderStatus(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -191,7 +155,7 @@ func (s *server) orderStatus(w http.ResponseWriter, r *http.Request) {
 // callerAndOrder reads who is asking (the token) and which order they mean (the path), and tags
 // the request's span with the order: the first steps of every route about one order.
 func callerAndOrder(r *http.Request) (userID, id uuid.UUID, err error) {
-	if userID, err = caller(r); err != nil {
+	if userID, err = auth.CallerID(r.Context()); err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}
 	if id, err = orderID(r); err != nil {
@@ -211,19 +175,6 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
 	httpserver.WriteError(w, r, err)
-}
-
-// caller returns the ID of the user whose token auth.Middleware verified.
-func caller(r *http.Request) (uuid.UUID, error) {
-	claims, ok := auth.ClaimsFrom(r.Context())
-	if !ok {
-		return uuid.Nil, fmt.Errorf("no verified token: %w", httpserver.ErrUnauthorized)
-	}
-	id, err := uuid.Parse(claims.Subject)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("the token's subject is not a user ID: %w", httpserver.ErrUnauthorized)
-	}
-	return id, nil
 }
 
 // orderID parses the {id} of the path.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres/postgrestest"
 	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/httpserver"
+	"github.com/tracecart/tracecart/shared/postgres/pgtest"
 )
 
 func TestCreateOrder(t *testing.T) {
@@ -42,14 +44,14 @@ func TestCreateOrder(t *testing.T) {
 	if rows := postgrestest.CountRows(t, e.pool); rows != (postgrestest.Rows{Orders: 1, Lines: 2, Outbox: 1}) {
 		t.Errorf("rows = %+v, want 1 order, 2 lines, 1 outbox row", rows)
 	}
-	created := postgrestest.OutboxEvents(t, e.pool, got.ID, events.OrderCreated)
+	created := pgtest.OutboxEvents(t, e.pool, got.ID.String(), events.OrderCreated)
 	if len(created) != 1 {
 		t.Fatalf("%d order.created events, want 1", len(created))
 	}
 	if created[0].Topic != events.TopicOrders || created[0].Envelope.OrderID != got.ID {
 		t.Errorf("order.created on topic %q for order %s, want %q and %s", created[0].Topic, created[0].Envelope.OrderID, events.TopicOrders, got.ID)
 	}
-	payload := postgrestest.Payload[events.OrderCreatedPayload](t, created[0])
+	payload := pgtest.Payload[events.OrderCreatedPayload](t, created[0])
 	wantPayload := events.OrderCreatedPayload{
 		UserID: alice, TotalCents: wantTotal,
 		Lines: []events.Line{{ProductID: mug, Quantity: 5, UnitPriceCents: 1200}, {ProductID: socks, Quantity: 1, UnitPriceCents: 900}},
@@ -166,6 +168,7 @@ func TestCreateOrderProductServiceDown(t *testing.T) {
 	}
 }
 
+// Over 60 lines: most of it is the table of cases.
 func TestCreateOrderRefusesBadRequests(t *testing.T) {
 	e := newEnv(t)
 	line := func(id uuid.UUID, qty int) string { return fmt.Sprintf(`{"product_id":%q,"quantity":%d}`, id, qty) }
@@ -203,7 +206,7 @@ func TestCreateOrderRefusesBadRequests(t *testing.T) {
 		{name: "product ID missing", body: `{"lines":[{"quantity":1}]}`, status: 422, detail: "product_id is required"},
 		{
 			name: "idempotency key too long", body: `{"lines":[` + line(mug, 1) + `]}`,
-			header: map[string]string{"Idempotency-Key": strings.Repeat("k", 201)}, status: 400, detail: "Idempotency-Key",
+			header: map[string]string{"Idempotency-Key": strings.Repeat("k", httpserver.MaxIdempotencyKeyLength+1)}, status: 400, detail: "Idempotency-Key",
 		},
 	}
 	for _, tt := range tests {
@@ -370,11 +373,11 @@ func TestCancelOrder(t *testing.T) {
 	if !got.UpdatedAt.After(got.CreatedAt) {
 		t.Errorf("updated_at %v is not after created_at %v", got.UpdatedAt, got.CreatedAt)
 	}
-	cancelled := postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderCancelled)
+	cancelled := pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderCancelled)
 	if len(cancelled) != 1 || cancelled[0].Topic != events.TopicOrders {
 		t.Fatalf("order.cancelled events = %+v, want one on the orders topic", cancelled)
 	}
-	if p := postgrestest.Payload[events.OrderCancelledPayload](t, cancelled[0]); p != (events.OrderCancelledPayload{UserID: alice, Reason: "customer"}) {
+	if p := pgtest.Payload[events.OrderCancelledPayload](t, cancelled[0]); p != (events.OrderCancelledPayload{UserID: alice, Reason: "customer"}) {
 		t.Errorf("order.cancelled payload = %+v", p)
 	}
 
@@ -384,7 +387,7 @@ func TestCancelOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	problem(t, cancel(alice, o.ID.String()), http.StatusConflict)
-	if n := len(postgrestest.OutboxEvents(t, e.pool, o.ID, events.OrderCancelled)); n != 1 {
+	if n := len(pgtest.OutboxEvents(t, e.pool, o.ID.String(), events.OrderCancelled)); n != 1 {
 		t.Errorf("%d order.cancelled events after refused cancels, want still 1", n)
 	}
 

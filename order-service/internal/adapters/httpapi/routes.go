@@ -1,22 +1,15 @@
 // Package httpapi is order-service's HTTP API: every route in routes.go, small handlers that
-// decode, call the store or the catalogue, and encode, and one mapping from domain errors to
+// decode, call a use case (package app), and encode, and one mapping from domain errors to
 // status codes (errors.go). Every route needs a customer's bearer token, checked here against
 // user-service's published keys: a service never trusts identity headers set by someone else.
 package httpapi
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
-
-	"github.com/tracecart/tracecart/order-service/internal/domain/order"
+	"github.com/tracecart/tracecart/order-service/internal/app"
 	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/httpserver"
 )
@@ -25,42 +18,15 @@ import (
 // router's default of 1 MiB would let a client make the server read far more than any order.
 const maxBodyBytes = 64 << 10
 
-// Orders is what the handlers need from the order store.
-type Orders interface {
-	// Create stores a new order and its order.created event; with an idempotency key, it
-	// returns the user's existing order for that key instead (or ErrIdempotencyKeyReused).
-	Create(ctx context.Context, o order.Order, key string, requestHash []byte) (order.Order, error)
-	// FindByIdempotencyKey returns the user's order placed with key and its request's hash.
-	FindByIdempotencyKey(ctx context.Context, userID uuid.UUID, key string) (order.Order, []byte, error)
-	Get(ctx context.Context, userID, id uuid.UUID) (order.Order, error)
-	// List returns a page of the user's orders, newest first, and how many there are in all.
-	List(ctx context.Context, userID uuid.UUID, limit, offset int) ([]order.Order, int, error)
-	CancelByCustomer(ctx context.Context, userID, id uuid.UUID) (order.Order, error)
-	// Status returns the status of any order, for the internal status route.
-	Status(ctx context.Context, id uuid.UUID) (order.Status, error)
-}
-
-// Catalog prices products; in production it is product-service.
-type Catalog interface {
-	// Prices returns the unit price in cents of each product, or an error wrapping
-	// order.ErrUnknownProduct or order.ErrCatalogUnavailable.
-	Prices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int64, error)
-}
-
-// Options is what NewServer needs. Every field but the OpenTelemetry providers (which default
-// to the globals) is required.
-type Options struct {
-	ServiceName string
-	Logger      *slog.Logger
-
-	TracerProvider trace.TracerProvider
-	MeterProvider  metric.MeterProvider
-	Propagator     propagation.TextMapPropagator
-
+// Deps is what NewServer needs; every field is required.
+type Deps struct {
+	// Router configures the shared router: service name, logger, OpenTelemetry providers.
+	// NewServer sets its body limit and error mapping.
+	Router httpserver.RouterOptions
 	// Verifier checks bearer tokens against user-service's key set.
 	Verifier *auth.Verifier
-	Orders   Orders
-	Catalog  Catalog
+	// App is the use cases the handlers call.
+	App *app.App
 	// RetryAfter is what a 503 tells clients to wait when the catalogue is unavailable; the
 	// circuit breaker's open time is a good value, since retrying sooner hits the open breaker.
 	RetryAfter time.Duration
@@ -68,21 +34,18 @@ type Options struct {
 
 // NewServer returns order-service's HTTP handler: the shared router (recovery, request IDs,
 // tracing, access log, metrics, body limit) with the routes below.
-func NewServer(opts Options) (http.Handler, error) {
-	if opts.Verifier == nil || opts.Orders == nil || opts.Catalog == nil {
-		return nil, errors.New("new order API: Verifier, Orders and Catalog are required")
+func NewServer(d Deps) (http.Handler, error) {
+	if d.Verifier == nil || d.App == nil {
+		return nil, errors.New("new order API: Verifier and App are required")
 	}
-	router, err := httpserver.NewRouter(httpserver.RouterOptions{
-		ServiceName: opts.ServiceName, Logger: opts.Logger,
-		TracerProvider: opts.TracerProvider, MeterProvider: opts.MeterProvider, Propagator: opts.Propagator,
-		MaxBodyBytes: maxBodyBytes,
-		MapError:     mapError,
-	})
+	opts := d.Router
+	opts.MaxBodyBytes, opts.MapError = maxBodyBytes, mapError
+	router, err := httpserver.NewRouter(opts)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{orders: opts.Orders, catalog: opts.Catalog, retryAfter: opts.RetryAfter}
-	customer := auth.Middleware(opts.Verifier)
+	s := &server{app: d.App, retryAfter: d.RetryAfter}
+	customer := auth.Middleware(d.Verifier)
 
 	router.Handle("/orders", customer(http.HandlerFunc(s.createOrder))).Methods(http.MethodPost)
 	router.Handle("/orders", customer(http.HandlerFunc(s.listOrders))).Methods(http.MethodGet)

@@ -7,26 +7,17 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/tracecart/tracecart/order-service/internal/app"
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
+	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/outbox"
+	pgkit "github.com/tracecart/tracecart/shared/postgres"
 )
 
-// RecordPaid records, inside tx, that payment.succeeded arrived for order id, which the
-// caller has locked: whether it confirmed the order or came after the saga timeout had
-// cancelled it, the customer paid, and a cancellation owes them a refund. The first arrival's
-// time is kept.
-func (s *Store) RecordPaid(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	if _, err := tx.Exec(ctx, `UPDATE orders SET paid_at = COALESCE(paid_at, now()) WHERE id = $1`, id); err != nil {
-		return fmt.Errorf("record payment of order %s: %w", id, err)
-	}
-	return nil
-}
-
-// RecordCompensation records, inside tx, that another service reported compensation c for
-// order id. The first report's time is kept. An order this service does not have is not an
+// RecordCompensation records that another service reported compensation c for order id. The first report's time is kept. An order this service does not have is not an
 // error: the report is informational, and there is nothing to settle.
-func (s *Store) RecordCompensation(ctx context.Context, tx pgx.Tx, id uuid.UUID, c order.Compensation) error {
+func (s *Store) RecordCompensation(ctx context.Context, id uuid.UUID, c order.Compensation) error {
 	var sql string
 	switch c {
 	case order.Refunded:
@@ -36,20 +27,12 @@ func (s *Store) RecordCompensation(ctx context.Context, tx pgx.Tx, id uuid.UUID,
 	default:
 		return fmt.Errorf("record compensation of order %s: unknown compensation %q", id, c)
 	}
-	if _, err := tx.Exec(ctx, sql, id); err != nil {
-		return fmt.Errorf("record %s of order %s: %w", c, id, err)
-	}
-	return nil
-}
-
-// Owed is a cancelled, paid order still waiting to hear of its refund or its restock, as the
-// reconciler locks it.
-type Owed struct {
-	Order order.Order
-	// Reannounced is how often order.cancelled has been announced again so far.
-	Reannounced int
-	// TraceContext is the one stored with the order, which the reconciliation continues.
-	TraceContext propagation.MapCarrier
+	return pgkit.Atomic(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sql, id); err != nil {
+			return fmt.Errorf("record %s of order %s: %w", c, id, err)
+		}
+		return nil
+	})
 }
 
 // owedCondition selects CANCELLED orders that were paid and are still owed a compensation; it
@@ -60,9 +43,10 @@ const owedCondition = `status = 'CANCELLED' AND paid_at IS NOT NULL AND (refunde
 // first grace after the later of their cancellation and their payment, then when the previous
 // announcement scheduled it) and that have been announced again fewer than maxAttempts times,
 // oldest first. Orders another transaction holds are skipped, so several reconcilers never take
-// the same order. The orders come without their lines.
-func (s *Store) LockOwed(ctx context.Context, tx pgx.Tx, grace time.Duration, maxAttempts, limit int) ([]Owed, error) {
-	rows, err := tx.Query(ctx, `
+// the same order. The orders come without their lines, with their stored trace context. Call
+// it inside Atomic: the locks last as long as the transaction.
+func (s *Store) LockOwed(ctx context.Context, grace time.Duration, maxAttempts, limit int) ([]app.Locked, error) {
+	return lockBatch(ctx, s.pool, "orders owed a compensation", `
 		SELECT `+orderColumns+`, reannounced, trace_context FROM orders
 		WHERE `+owedCondition+` AND reannounced < $2
 			AND COALESCE(reannounce_at, greatest(updated_at, paid_at) + make_interval(secs => $1)) <= now()
@@ -70,31 +54,23 @@ func (s *Store) LockOwed(ctx context.Context, tx pgx.Tx, grace time.Duration, ma
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED`,
 		grace.Seconds(), maxAttempts, limit)
-	if err != nil {
-		return nil, fmt.Errorf("lock orders owed a compensation: %w", err)
-	}
-	owed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Owed, error) {
-		o := Owed{TraceContext: propagation.MapCarrier{}}
-		var err error
-		o.Order, err = scanOrder(row, &o.Reannounced, &o.TraceContext)
-		return o, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("lock orders owed a compensation: %w", err)
-	}
-	return owed, nil
 }
 
-// MarkReannounced records, inside tx, that order.cancelled was announced again for order id,
-// which the caller has locked, and that the next announcement is due after next.
-func (s *Store) MarkReannounced(ctx context.Context, tx pgx.Tx, id uuid.UUID, next time.Duration) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE orders SET reannounced = reannounced + 1, reannounce_at = now() + make_interval(secs => $2)
-		WHERE id = $1`, id, next.Seconds())
-	if err != nil {
-		return fmt.Errorf("mark order %s re-announced: %w", id, err)
-	}
-	return nil
+// MarkReannounced writes msgs, order.cancelled announced again for order id, which the caller
+// has locked, to the outbox, and records that the next announcement is due after next.
+func (s *Store) MarkReannounced(ctx context.Context, id uuid.UUID, next time.Duration, msgs ...events.Message) error {
+	return pgkit.Atomic(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		if err := outbox.Add(ctx, tx, msgs...); err != nil {
+			return fmt.Errorf("order %s: %w", id, err)
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE orders SET reannounced = reannounced + 1, reannounce_at = now() + make_interval(secs => $2)
+			WHERE id = $1`, id, next.Seconds())
+		if err != nil {
+			return fmt.Errorf("mark order %s re-announced: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // OwedStats returns, for the reconciliation gauges, how many orders are owed a compensation

@@ -1,7 +1,8 @@
-// Package postgres keeps order-service's orders in PostgreSQL. Store adapts the database to what
-// the HTTP handlers and the saga need: placing an order together with its order.created event,
-// reading a customer's orders, and locking and moving an order through its states inside the
-// saga's transactions.
+// Package postgres keeps order-service's orders in PostgreSQL: Store is the repository of the
+// application layer (app.Orders). It only translates between rows and domain values; every
+// decision is the use case's. Each method runs in postgres.Atomic, so it joins the unit of work
+// its context carries (the saga consumer's inbox transaction, or app.Orders.Atomic) and writes
+// an order and the outbox rows announcing it together.
 package postgres
 
 import (
@@ -14,17 +15,18 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/tracecart/tracecart/order-service/internal/app"
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
-	"github.com/tracecart/tracecart/order-service/internal/orderevents"
+	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/outbox"
 	pgkit "github.com/tracecart/tracecart/shared/postgres"
+	"github.com/tracecart/tracecart/shared/telemetry"
 )
 
-// Store reads and writes orders. Its methods that take a pgx.Tx work inside a caller's
-// transaction (the saga's inbox transaction); the others run their own.
+var _ app.Orders = (*Store)(nil)
+
+// Store reads and writes orders.
 type Store struct {
 	pool *pgxpool.Pool
 }
@@ -42,33 +44,34 @@ type querier interface {
 }
 
 // orderColumns are the columns scanOrder reads, in its order.
-const orderColumns = `id, user_id, status, reason, total_cents, created_at, updated_at`
+const orderColumns = `id, user_id, status, reason, total_cents, paid_at IS NOT NULL, created_at, updated_at`
 
-// Create stores o, a new PENDING order, with its lines and its order.created event in one
-// transaction, and returns it with the database's timestamps.
+// Atomic runs fn in one transaction, or in the one ctx already carries (see postgres.Atomic).
+func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context) error) error {
+	return pgkit.Atomic(ctx, s.pool, func(ctx context.Context, _ pgx.Tx) error { return fn(ctx) })
+}
+
+// Create stores o, a new PENDING order, with its lines and msgs (its order.created event) in
+// one transaction, and returns it with the database's timestamps.
 //
 // With an idempotency key (key != ""), the order is stored only if the user has no order with
 // that key yet. If one exists (a repeat that raced past the handler's own check), Create returns
 // that order instead when requestHash matches the one stored with it, and an error wrapping
 // order.ErrIdempotencyKeyReused when it does not; either way nothing is written.
-func (s *Store) Create(ctx context.Context, o order.Order, key string, requestHash []byte) (order.Order, error) {
-	created, err := orderevents.Created(o)
-	if err != nil {
-		return order.Order{}, err
-	}
+func (s *Store) Create(ctx context.Context, o order.Order, key string, requestHash []byte, msgs ...events.Message) (order.Order, error) {
 	var idempotencyKey, hash any // NULL without a key
 	if key != "" {
 		idempotencyKey, hash = key, requestHash
 	}
 
 	var result order.Order
-	err = pgkit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgkit.Atomic(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO orders (id, user_id, status, total_cents, idempotency_key, request_hash, trace_context)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (user_id, idempotency_key) DO NOTHING
 			RETURNING created_at, updated_at`,
-			o.ID, o.UserID, string(o.Status), o.TotalCents, idempotencyKey, hash, traceContext(ctx),
+			o.ID, o.UserID, string(o.Status), o.TotalCents, idempotencyKey, hash, telemetry.Store(ctx),
 		).Scan(&o.CreatedAt, &o.UpdatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// The key is taken. ON CONFLICT waited for the transaction that took it to commit,
@@ -90,7 +93,7 @@ func (s *Store) Create(ctx context.Context, o order.Order, key string, requestHa
 		if err := insertLines(ctx, tx, o); err != nil {
 			return err
 		}
-		if err := outbox.Add(ctx, tx, created); err != nil {
+		if err := outbox.Add(ctx, tx, msgs...); err != nil {
 			return fmt.Errorf("order %s: %w", o.ID, err)
 		}
 		result = o
@@ -203,114 +206,93 @@ func (s *Store) List(ctx context.Context, userID uuid.UUID, limit, offset int) (
 	return orders, total, nil
 }
 
-// CancelByCustomer cancels userID's order id on its owner's request, which only a CONFIRMED
-// order allows (see order.Status.Next), and writes order.cancelled in the same transaction so
-// that the other services give back the stock and the money.
-func (s *Store) CancelByCustomer(ctx context.Context, userID, id uuid.UUID) (order.Order, error) {
-	var result order.Order
-	err := pgkit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		o, err := scanOrder(tx.QueryRow(ctx,
-			`SELECT `+orderColumns+` FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE`, id, userID))
+// Update loads order id and locks it until the transaction ends, so that two events for the
+// same order (or an event and the timeout) are applied one after the other; runs decide; then
+// saves what decide changed and writes the events it returned to the outbox. The order comes
+// without its lines, which no state change needs. updated_at moves only when the status or the
+// reason changed; paid_at keeps the first payment's time.
+func (s *Store) Update(ctx context.Context, id uuid.UUID, decide func(o *order.Order) ([]events.Message, error)) (order.Order, error) {
+	var saved order.Order
+	err := pgkit.Atomic(ctx, s.pool, func(ctx context.Context, tx pgx.Tx) error {
+		before, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("order %s: %w", id, order.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("lock order %s: %w", id, err)
 		}
-		next, err := o.Status.Next(order.CustomerCancelled)
+		after := before
+		msgs, err := decide(&after)
 		if err != nil {
 			return err
 		}
-		if o, err = s.SetStatus(ctx, tx, o.ID, next, order.ReasonCustomer); err != nil {
+		if saved, err = save(ctx, tx, before, after); err != nil {
 			return err
 		}
-		msg, err := orderevents.Cancelled(o)
-		if err != nil {
-			return err
-		}
-		if err := outbox.Add(ctx, tx, msg); err != nil {
+		if err := outbox.Add(ctx, tx, msgs...); err != nil {
 			return fmt.Errorf("order %s: %w", id, err)
 		}
-		if err := withLines(ctx, tx, []*order.Order{&o}); err != nil {
-			return err
-		}
-		result = o
 		return nil
 	})
-	return result, err
+	return saved, err
 }
 
-// Lock reads order id and locks it until tx ends, so that two events for the same order (or an
-// event and the timeout) are applied one after the other. The order comes without its lines,
-// which no state change needs. A missing order is an error wrapping order.ErrNotFound.
-func (s *Store) Lock(ctx context.Context, tx pgx.Tx, id uuid.UUID) (order.Order, error) {
-	o, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1 FOR UPDATE`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return order.Order{}, fmt.Errorf("order %s: %w", id, order.ErrNotFound)
+// save writes the changes from before to after and returns the order as it now is.
+func save(ctx context.Context, tx pgx.Tx, before, after order.Order) (order.Order, error) {
+	moved := after.Status != before.Status || after.Reason != before.Reason
+	paid := after.Paid && !before.Paid
+	if !moved && !paid {
+		return before, nil
 	}
+	o, err := scanOrder(tx.QueryRow(ctx, `
+		UPDATE orders SET status = $2, reason = $3,
+			updated_at = CASE WHEN $4 THEN now() ELSE updated_at END,
+			paid_at = CASE WHEN $5 THEN COALESCE(paid_at, now()) ELSE paid_at END
+		WHERE id = $1
+		RETURNING `+orderColumns,
+		after.ID, string(after.Status), after.Reason, moved, paid))
 	if err != nil {
-		return order.Order{}, fmt.Errorf("lock order %s: %w", id, err)
+		return order.Order{}, fmt.Errorf("save order %s (%s): %w", after.ID, after.Status, err)
 	}
 	return o, nil
-}
-
-// TraceContext returns the trace context stored with an order when it was placed (see
-// traceContext), read in the caller's transaction. It is empty for an order placed outside any
-// trace.
-func (s *Store) TraceContext(ctx context.Context, tx pgx.Tx, id uuid.UUID) (propagation.MapCarrier, error) {
-	carrier := propagation.MapCarrier{}
-	if err := tx.QueryRow(ctx, `SELECT trace_context FROM orders WHERE id = $1`, id).Scan(&carrier); err != nil {
-		return nil, fmt.Errorf("trace context of order %s: %w", id, err)
-	}
-	return carrier, nil
-}
-
-// traceContext captures the W3C trace context of ctx, the request placing an order, with the
-// global propagator, as outbox.Add does for events.
-func traceContext(ctx context.Context) propagation.MapCarrier {
-	carrier := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
-	return carrier
 }
 
 // LockTimedOut locks up to limit PENDING orders created more than timeout ago, oldest first,
 // skipping orders another transaction holds: several instances sweeping at once each take
 // different orders, and an order whose saga event is being applied right now is left to it.
-// The orders come without their lines.
-func (s *Store) LockTimedOut(ctx context.Context, tx pgx.Tx, timeout time.Duration, limit int) ([]order.Order, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT `+orderColumns+` FROM orders
+// The orders come without their lines, with their stored trace context. Call it inside
+// Atomic: the locks last as long as the transaction.
+func (s *Store) LockTimedOut(ctx context.Context, timeout time.Duration, limit int) ([]app.Locked, error) {
+	return lockBatch(ctx, s.pool, "timed-out orders", `
+		SELECT `+orderColumns+`, 0, trace_context FROM orders
 		WHERE status = 'PENDING' AND created_at < now() - make_interval(secs => $1)
 		ORDER BY created_at
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED`,
 		timeout.Seconds(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("lock timed-out orders: %w", err)
-	}
-	orders, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (order.Order, error) { return scanOrder(row) })
-	if err != nil {
-		return nil, fmt.Errorf("lock timed-out orders: %w", err)
-	}
-	return orders, nil
 }
 
-// SetStatus moves order id to status with reason, inside tx, and returns the order as it now
-// is, without its lines. The caller has locked the order and checked the transition with
-// order.Status.Next.
-func (s *Store) SetStatus(ctx context.Context, tx pgx.Tx, id uuid.UUID, status order.Status, reason string) (order.Order, error) {
-	o, err := scanOrder(tx.QueryRow(ctx, `
-		UPDATE orders SET status = $2, reason = $3, updated_at = now()
-		WHERE id = $1
-		RETURNING `+orderColumns,
-		id, string(status), reason))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return order.Order{}, fmt.Errorf("order %s: %w", id, order.ErrNotFound)
-	}
+// lockBatch runs query, which selects orderColumns, the times the order was announced again
+// and its trace context, and locks the rows, in the transaction of ctx.
+func lockBatch(ctx context.Context, pool *pgxpool.Pool, what, query string, args ...any) ([]app.Locked, error) {
+	var locked []app.Locked
+	err := pgkit.Atomic(ctx, pool, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		locked, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (app.Locked, error) {
+			l := app.Locked{TraceContext: map[string]string{}}
+			var err error
+			l.Order, err = scanOrder(row, &l.Reannounced, &l.TraceContext)
+			return l, err
+		})
+		return err
+	})
 	if err != nil {
-		return order.Order{}, fmt.Errorf("set order %s to %s: %w", id, status, err)
+		return nil, fmt.Errorf("lock %s: %w", what, err)
 	}
-	return o, nil
+	return locked, nil
 }
 
 // PendingStats returns how many orders are PENDING and how long the oldest has been, for the
@@ -332,7 +314,7 @@ func scanOrder(row pgx.Row, extra ...any) (order.Order, error) {
 		o      order.Order
 		status string
 	)
-	dest := append([]any{&o.ID, &o.UserID, &status, &o.Reason, &o.TotalCents, &o.CreatedAt, &o.UpdatedAt}, extra...)
+	dest := append([]any{&o.ID, &o.UserID, &status, &o.Reason, &o.TotalCents, &o.Paid, &o.CreatedAt, &o.UpdatedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return order.Order{}, err
 	}

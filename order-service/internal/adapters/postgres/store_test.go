@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres/postgrestest"
-	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres"
+	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres/postgrestest"
+	"github.com/tracecart/tracecart/order-service/internal/app"
+	"github.com/tracecart/tracecart/order-service/internal/domain/order"
+	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
@@ -35,6 +36,16 @@ func newOrder(t testing.TB) order.Order {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// created is the order.created event of o, as app.PlaceOrder passes it to Create.
+func created(t testing.TB, o order.Order) events.Message {
+	t.Helper()
+	msg, err := events.NewMessage(events.OrderCreated, o.ID, events.OrderCreatedPayload{UserID: o.UserID, TotalCents: o.TotalCents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }
 
 func TestCreateAndGet(t *testing.T) {
@@ -76,7 +87,8 @@ func TestConcurrentRepeatsOfOneKey(t *testing.T) {
 	var wg sync.WaitGroup
 	for range requests {
 		wg.Go(func() {
-			o, err := store.Create(context.Background(), newOrder(t), "key-1", hash)
+			o := newOrder(t)
+			o, err := store.Create(context.Background(), o, "key-1", hash, created(t, o))
 			if err != nil {
 				t.Errorf("Create: %v", err)
 				return
@@ -100,7 +112,8 @@ func TestConcurrentRepeatsOfOneKey(t *testing.T) {
 	}
 
 	// The same key with another request's hash is refused, and writes nothing.
-	if _, err := store.Create(t.Context(), newOrder(t), "key-1", []byte("another request")); !errors.Is(err, order.ErrIdempotencyKeyReused) {
+	reuse := newOrder(t)
+	if _, err := store.Create(t.Context(), reuse, "key-1", []byte("another request"), created(t, reuse)); !errors.Is(err, order.ErrIdempotencyKeyReused) {
 		t.Errorf("Create with a reused key = %v, want ErrIdempotencyKeyReused", err)
 	}
 	if rows := postgrestest.CountRows(t, pool); rows.Orders != 1 || rows.Outbox != 1 {
@@ -138,22 +151,22 @@ func TestLockTimedOutSkipsLockedOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = holder.Rollback(context.Background()) }()
-	if _, err := store.Lock(t.Context(), holder, ids[0]); err != nil {
+	if _, err := holder.Exec(t.Context(), `SELECT 1 FROM orders WHERE id = $1 FOR UPDATE`, ids[0]); err != nil {
 		t.Fatal(err)
 	}
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	var locked []order.Order
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	var locked []app.Locked
+	err = store.Atomic(ctx, func(ctx context.Context) error {
 		var lockErr error
-		locked, lockErr = store.LockTimedOut(ctx, tx, time.Minute, 10)
+		locked, lockErr = store.LockTimedOut(ctx, time.Minute, 10)
 		return lockErr
 	})
 	if err != nil {
 		t.Fatalf("LockTimedOut: %v (did it wait for the locked order?)", err)
 	}
-	if len(locked) != 1 || locked[0].ID != ids[1] {
+	if len(locked) != 1 || locked[0].Order.ID != ids[1] {
 		t.Errorf("LockTimedOut = %v, want only the unlocked order %s", locked, ids[1])
 	}
 }

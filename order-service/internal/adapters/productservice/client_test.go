@@ -10,14 +10,16 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 	"github.com/tracecart/tracecart/order-service/internal/adapters/productservice"
+	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 )
 
 // TestPrices checks how each answer of product-service is read: what is a price, what is the
 // customer's mistake (an unknown product), what is an outage (come back later), and what is a
 // bug. The server is a real HTTP server; the resilient client's own behaviour (breaker,
 // retries) is tested in shared/httpclient and, end to end, in the httpapi tests.
+//
+// Over 60 lines: most of it is the table of cases.
 func TestPrices(t *testing.T) {
 	mug, socks := uuid.New(), uuid.New()
 	tests := []struct {
