@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -133,6 +134,47 @@ func (a *App) startInOrderTrace(ctx context.Context, name string, orderID uuid.U
 		start = append(start, trace.WithNewRoot())
 	}
 	return a.tracer.Start(parent, name, start...)
+}
+
+// inOrderTraces is one batch of a batch use case, in one unit of work: lock locks the orders
+// that are due, and work handles each in a span name that continues the order's own trace. The
+// batch's own queries run unsampled, so an idle round leaves no trace. If the unit of work
+// fails, every order's span says so with failed, and nothing of the batch is kept.
+func (a *App) inOrderTraces(ctx context.Context, name string,
+	lock func(ctx context.Context) ([]Locked, error),
+	work func(ctx context.Context, l Locked) error,
+	failed string,
+) (int, error) {
+	var spans []trace.Span
+	defer func() {
+		for _, span := range spans {
+			span.End()
+		}
+	}()
+	done := 0
+	err := a.orders.Atomic(telemetry.Unsampled(ctx), func(ctx context.Context) error {
+		due, err := lock(ctx)
+		if err != nil {
+			return err
+		}
+		for _, l := range due {
+			orderCtx, span := a.startInOrderTrace(ctx, name, l.Order.ID, l.TraceContext)
+			spans = append(spans, span)
+			if err := work(orderCtx, l); err != nil {
+				return err
+			}
+			done++
+		}
+		return nil
+	})
+	if err != nil {
+		for _, span := range spans {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, failed)
+		}
+		return 0, err
+	}
+	return done, nil
 }
 
 // inBatches runs batch until it fails or handles fewer than size items, the sign that nothing

@@ -4,13 +4,11 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 	"github.com/tracecart/tracecart/shared/aftercommit"
 	"github.com/tracecart/tracecart/shared/lifecycle"
-	"github.com/tracecart/tracecart/shared/telemetry"
 )
 
 // RunReconciler runs ReconcileCompensations every Reconcile.Interval until ctx is done, then
@@ -45,40 +43,19 @@ func (a *App) ReconcileCompensations(ctx context.Context) (int, error) {
 	return inBatches(ctx, a.reconcile.BatchSize, a.reconcileBatch)
 }
 
-// reconcileBatch announces again the cancellations of one batch of orders, in one unit of work.
+// reconcileBatch announces again the cancellations of one batch of orders, in one unit of
+// work, each in its order's trace.
 func (a *App) reconcileBatch(ctx context.Context) (int, error) {
-	var spans []trace.Span
-	defer func() {
-		for _, span := range spans {
-			span.End()
-		}
-	}()
-	announced := 0
-	err := a.orders.Atomic(telemetry.Unsampled(ctx), func(ctx context.Context) error {
-		owed, err := a.orders.LockOwed(ctx, a.reconcile.Grace, a.reconcile.MaxAttempts, a.reconcile.BatchSize)
-		if err != nil {
-			return err
-		}
-		for _, l := range owed {
-			orderCtx, span := a.startInOrderTrace(ctx, "reconcile cancelled order", l.Order.ID, l.TraceContext)
-			spans = append(spans, span)
+	return a.inOrderTraces(ctx, "reconcile cancelled order",
+		func(ctx context.Context) ([]Locked, error) {
+			return a.orders.LockOwed(ctx, a.reconcile.Grace, a.reconcile.MaxAttempts, a.reconcile.BatchSize)
+		},
+		func(ctx context.Context, l Locked) error {
 			attempt := l.Reannounced + 1
-			span.SetAttributes(attribute.Int("reconciliation.attempt", attempt))
-			if err := a.reannounce(orderCtx, l.Order, attempt); err != nil {
-				return err
-			}
-			announced++
-		}
-		return nil
-	})
-	if err != nil {
-		for _, span := range spans {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "the reconciliation's transaction failed; the order is tried again next round")
-		}
-		return 0, err
-	}
-	return announced, nil
+			trace.SpanFromContext(ctx).SetAttributes(attribute.Int("reconciliation.attempt", attempt))
+			return a.reannounce(ctx, l.Order, attempt)
+		},
+		"the reconciliation's transaction failed; the order is tried again next round")
 }
 
 // reannounce announces the cancellation of o again, for the attempt-th time, in the order's

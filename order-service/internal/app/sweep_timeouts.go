@@ -4,14 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
 	"github.com/tracecart/tracecart/shared/aftercommit"
 	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/lifecycle"
-	"github.com/tracecart/tracecart/shared/telemetry"
 )
 
 // RunTimeoutSweeper runs SweepTimeouts every Sweep.Interval until ctx is done, then returns
@@ -37,43 +33,18 @@ func (a *App) SweepTimeouts(ctx context.Context) (int, error) {
 	return inBatches(ctx, a.sweep.BatchSize, a.sweepBatch)
 }
 
-// sweepBatch cancels one batch of timed-out orders in one unit of work. Its own queries run
-// unsampled, so an idle sweep leaves no trace; each cancellation continues its order's trace.
+// sweepBatch cancels one batch of timed-out orders in one unit of work. The cancellation
+// continues the order's own trace, from the context stored when it was placed, and its
+// order.cancelled event carries that trace on to the compensations in the other services: one
+// order, one trace, to the last compensation. An order stored without a context gets a trace of
+// its own.
 func (a *App) sweepBatch(ctx context.Context) (int, error) {
-	var spans []trace.Span
-	defer func() {
-		for _, span := range spans {
-			span.End()
-		}
-	}()
-	cancelled := 0
-	err := a.orders.Atomic(telemetry.Unsampled(ctx), func(ctx context.Context) error {
-		expired, err := a.orders.LockTimedOut(ctx, a.sweep.Timeout, a.sweep.BatchSize)
-		if err != nil {
-			return err
-		}
-		for _, l := range expired {
-			// The cancellation continues the order's own trace, from the context stored when it
-			// was placed, and its order.cancelled event carries that trace on to the
-			// compensations in the other services: one order, one trace, to the last
-			// compensation. An order stored without a context gets a trace of its own.
-			orderCtx, span := a.startInOrderTrace(ctx, "saga timeout", l.Order.ID, l.TraceContext)
-			spans = append(spans, span)
-			if err := a.timeOut(orderCtx, l.Order); err != nil {
-				return err
-			}
-			cancelled++
-		}
-		return nil
-	})
-	if err != nil {
-		for _, span := range spans {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "the sweep's transaction failed; the order stays PENDING until the next sweep")
-		}
-		return 0, err
-	}
-	return cancelled, nil
+	return a.inOrderTraces(ctx, "saga timeout",
+		func(ctx context.Context) ([]Locked, error) {
+			return a.orders.LockTimedOut(ctx, a.sweep.Timeout, a.sweep.BatchSize)
+		},
+		func(ctx context.Context, l Locked) error { return a.timeOut(ctx, l.Order) },
+		"the sweep's transaction failed; the order stays PENDING until the next sweep")
 }
 
 // timeOut cancels the timed-out order o, which the sweep has locked, and announces it, in the
