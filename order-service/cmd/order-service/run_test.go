@@ -38,6 +38,10 @@ func TestRunRejectsBadServiceConfig(t *testing.T) {
 		"RECONCILE_MAX_BACKOFF":  "-1m",
 		"RECONCILE_INTERVAL":     "0s",
 		"RECONCILE_MAX_ATTEMPTS": "0",
+		"BREAKER_FAILURE_RATIO":  "1.5",
+		"BREAKER_MINIMUM_CALLS":  "0",
+		"BREAKER_WINDOW":         "0s",
+		"BREAKER_OPEN_TIMEOUT":   "-5s",
 	} {
 		env := map[string]string{"DATABASE_URL": "postgres://u:secret@db/x", key: value}
 		err := run(t.Context(), func(k string) string { return env[k] }, os.Stdout)
