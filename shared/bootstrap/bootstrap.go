@@ -8,7 +8,9 @@
 //	consul      the client that registers the instance, and a resolver for calling other services
 //
 // Start returns them as a Service; Service.Consume adds the saga consumer and Service.Serve runs
-// it all (package lifecycle) until shutdown. Everything the package starts, Close stops, in the
+// it all (package lifecycle) until shutdown. Its small helpers (ConsumeSaga, RouterOptions,
+// BreakerMeter, TracingOptions) hand the service's name and telemetry to the parts each service
+// builds itself. Everything the package starts, Close stops, in the
 // reverse order.
 package bootstrap
 
@@ -24,10 +26,14 @@ import (
 
 	consul "github.com/hashicorp/consul/api"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/tracecart/tracecart/shared/config"
 	"github.com/tracecart/tracecart/shared/discovery"
 	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/httpclient"
+	"github.com/tracecart/tracecart/shared/httpserver"
 	"github.com/tracecart/tracecart/shared/inbox"
 	"github.com/tracecart/tracecart/shared/kafka"
 	"github.com/tracecart/tracecart/shared/lifecycle"
@@ -168,6 +174,40 @@ func (s *Service) Consume(c *sagakit.Consumer) {
 	s.closers = append(s.closers, consumer.Close)
 	s.workers = append(s.workers, lifecycle.Worker{Name: "saga consumer", Run: consumer.Run})
 	s.ready = append(s.ready, lifecycle.Check{Name: "saga consumer", Check: consumer.Stalled, Advisory: true})
+}
+
+// ConsumeSaga builds the saga consumer of routes (package sagakit, with the settings bootstrap
+// prepared in SagaOptions) and reads the saga's events into it (Consume).
+func (s *Service) ConsumeSaga(routes sagakit.Routes) error {
+	opts := s.SagaOptions
+	opts.Routes = routes
+	consumer, err := sagakit.NewConsumer(opts)
+	if err != nil {
+		return err
+	}
+	s.Consume(consumer)
+	return nil
+}
+
+// RouterOptions are the shared HTTP router's settings for this service: its name and telemetry.
+func (s *Service) RouterOptions() httpserver.RouterOptions {
+	return httpserver.RouterOptions{
+		ServiceName: s.opts.Service.ServiceName, Logger: s.Log,
+		TracerProvider: s.Tel.TracerProvider, MeterProvider: s.Tel.MeterProvider, Propagator: s.Tel.Propagator,
+	}
+}
+
+// BreakerMeter is the meter a client breaker (httpclient.NewBreakerTransport) reports its state
+// under: shared/httpclient's, so the metric reads the same in every service.
+func (s *Service) BreakerMeter() metric.Meter { return httpclient.Meter(s.Tel.MeterProvider) }
+
+// TracingOptions point otelhttp's client spans and propagation at this service's telemetry.
+func (s *Service) TracingOptions() []otelhttp.Option {
+	return []otelhttp.Option{
+		otelhttp.WithTracerProvider(s.Tel.TracerProvider),
+		otelhttp.WithMeterProvider(s.Tel.MeterProvider),
+		otelhttp.WithPropagators(s.Tel.Propagator),
+	}
 }
 
 // Serve serves api and runs the common workers and the service's own until ctx is cancelled or

@@ -76,6 +76,10 @@ func (t Timeouts) withDefaults() Timeouts {
 	return t
 }
 
+// Meter is the meter this package's instruments (the breakers' state) belong to, from mp: pass it
+// to NewBreakerTransport when composing a chain by hand.
+func Meter(mp metric.MeterProvider) metric.Meter { return mp.Meter(instrumentationScope) }
+
 // New returns a client with the full chain described in the package documentation.
 func New(opts Options) (*http.Client, error) {
 	timeouts := opts.Timeouts.withDefaults()

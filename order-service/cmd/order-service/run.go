@@ -18,7 +18,6 @@ import (
 	"github.com/tracecart/tracecart/shared/auth"
 	"github.com/tracecart/tracecart/shared/bootstrap"
 	"github.com/tracecart/tracecart/shared/httpclient"
-	"github.com/tracecart/tracecart/shared/sagakit"
 )
 
 // run wires order-service and serves until ctx is cancelled or SIGTERM; errors on the way out join err.
@@ -53,11 +52,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	// Two doors into the use cases: the saga's events from Kafka, and the HTTP API.
-	consumer, err := sagakit.NewConsumer(withRoutes(svc.SagaOptions, saga.Routes(orders)))
-	if err != nil {
+	if err := svc.ConsumeSaga(saga.Routes(orders)); err != nil {
 		return err
 	}
-	svc.Consume(consumer)
 	api, err := httpapi.NewServer(cfg.api(svc, verifier, orders))
 	if err != nil {
 		return err
@@ -67,13 +64,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 // newUpstreamClient is the client for other services, one decorator per line from the wire out.
 func newUpstreamClient(cfg Config, svc *bootstrap.Service) (*http.Client, error) {
-	var t http.RoundTripper = httpclient.NewBaseTransport(httpclient.Timeouts{})           // dial, TLS and header timeouts
-	t = httpclient.NewResolvingTransport(t, svc.Resolver)                                  // service name → one healthy instance
-	t = httpclient.NewRetryTransport(t, httpclient.RetryPolicy{})                          // jittered; idempotent requests only
-	t, err := httpclient.NewBreakerTransport(t, cfg.breaker(), breakerMeter(svc), svc.Log) // per upstream: BREAKER_*
+	var t http.RoundTripper = httpclient.NewBaseTransport(httpclient.Timeouts{})            // dial, TLS and header timeouts
+	t = httpclient.NewResolvingTransport(t, svc.Resolver)                                   // service name → one healthy instance
+	t = httpclient.NewRetryTransport(t, httpclient.RetryPolicy{})                           // jittered; idempotent requests only
+	t, err := httpclient.NewBreakerTransport(t, cfg.breaker(), svc.BreakerMeter(), svc.Log) // per upstream: BREAKER_*
 	if err != nil {
 		return nil, err
 	}
-	t = otelhttp.NewTransport(t, otelhttpOptions(svc)...) // client span, traceparent header
+	t = otelhttp.NewTransport(t, svc.TracingOptions()...) // client span, traceparent header
 	return &http.Client{Transport: t, Timeout: upstreamTimeout}, nil
 }

@@ -5,9 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/metric"
-
 	"github.com/tracecart/tracecart/order-service/internal/adapters/httpapi"
 	"github.com/tracecart/tracecart/order-service/internal/adapters/postgres"
 	"github.com/tracecart/tracecart/order-service/internal/app"
@@ -16,7 +13,6 @@ import (
 	"github.com/tracecart/tracecart/shared/bootstrap"
 	"github.com/tracecart/tracecart/shared/httpclient"
 	"github.com/tracecart/tracecart/shared/httpserver"
-	"github.com/tracecart/tracecart/shared/sagakit"
 )
 
 // The helpers of run: each turns the configuration into the options of one part, so that run
@@ -36,20 +32,6 @@ func (c Config) breaker() httpclient.BreakerSettings {
 	return httpclient.BreakerSettings{
 		FailureRatio: c.BreakerFailureRatio, MinimumCalls: c.BreakerMinimumCalls,
 		Window: c.BreakerWindow, OpenTimeout: c.BreakerOpenTimeout,
-	}
-}
-
-// breakerMeter is where the breakers report their state: under shared/httpclient's name, where
-// the breaker lives, as they did when httpclient.New built the client.
-func breakerMeter(svc *bootstrap.Service) metric.Meter {
-	return svc.Tel.MeterProvider.Meter("github.com/tracecart/tracecart/shared/httpclient")
-}
-
-func otelhttpOptions(svc *bootstrap.Service) []otelhttp.Option {
-	return []otelhttp.Option{
-		otelhttp.WithTracerProvider(svc.Tel.TracerProvider),
-		otelhttp.WithMeterProvider(svc.Tel.MeterProvider),
-		otelhttp.WithPropagators(svc.Tel.Propagator),
 	}
 }
 
@@ -79,10 +61,4 @@ func (c Config) api(svc *bootstrap.Service, verifier *auth.Verifier, orders *app
 		},
 		Verifier: verifier, App: orders, RetryAfter: c.BreakerOpenTimeout,
 	}
-}
-
-// withRoutes completes the saga consumer's options that bootstrap prepared with the routes.
-func withRoutes(opts sagakit.Options, routes sagakit.Routes) sagakit.Options {
-	opts.Routes = routes
-	return opts
 }

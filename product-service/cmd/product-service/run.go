@@ -45,21 +45,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := seedDemoCatalogue(ctx, cfg, svc.Log, shop); err != nil {
 		return err
 	}
-	consumer, err := saga.NewConsumer(svc.SagaOptions, shop)
-	if err != nil {
+	if err := svc.ConsumeSaga(saga.Routes(shop)); err != nil {
 		return err
 	}
-	svc.Consume(consumer)
 
 	// Calls to user-service and order-service, built from the network outwards.
-	var t http.RoundTripper = httpclient.NewBaseTransport(httpclient.Timeouts{})                         // timeouts on dial, TLS, headers
-	t = httpclient.NewResolvingTransport(t, svc.Resolver)                                                // service name → healthy instance, per attempt
-	t = httpclient.NewRetryTransport(t, httpclient.RetryPolicy{})                                        // idempotent calls again, jittered backoff
-	t, err = httpclient.NewBreakerTransport(t, httpclient.BreakerSettings{}, breakerMeter(svc), svc.Log) // per upstream, outside the retries
+	var t http.RoundTripper = httpclient.NewBaseTransport(httpclient.Timeouts{})                          // timeouts on dial, TLS, headers
+	t = httpclient.NewResolvingTransport(t, svc.Resolver)                                                 // service name → healthy instance, per attempt
+	t = httpclient.NewRetryTransport(t, httpclient.RetryPolicy{})                                         // idempotent calls again, jittered backoff
+	t, err = httpclient.NewBreakerTransport(t, httpclient.BreakerSettings{}, svc.BreakerMeter(), svc.Log) // per upstream, outside the retries
 	if err != nil {
 		return fmt.Errorf("http client: %w", err)
 	}
-	t = otelhttp.NewTransport(t, otelTransportOptions(svc)...) // a client span per call, traceparent sent
+	t = otelhttp.NewTransport(t, svc.TracingOptions()...) // a client span per call, traceparent sent
 	upstreams := &http.Client{Transport: t, Timeout: upstreamTimeout}
 
 	// Admin tokens' keys are fetched on first use: product-service starts without user-service.
@@ -72,7 +70,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	api, err := httpapi.NewServer(httpapi.Deps{Catalogue: shop, Verifier: verifier, Router: routerOptions(cfg, svc)})
+	api, err := httpapi.NewServer(httpapi.Deps{Catalogue: shop, Verifier: verifier, Router: svc.RouterOptions()})
 	if err != nil {
 		return fmt.Errorf("build http api: %w", err)
 	}

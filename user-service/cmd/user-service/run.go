@@ -14,7 +14,6 @@ import (
 
 	"github.com/tracecart/tracecart/shared/bootstrap"
 	"github.com/tracecart/tracecart/shared/httpclient"
-	"github.com/tracecart/tracecart/shared/sagakit"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/httpapi"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/postgres"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/saga"
@@ -52,26 +51,23 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	// The payment step of the saga: inventory.reserved → charge, order.cancelled → refund.
-	consumer, err := sagakit.NewConsumer(withRoutes(svc.SagaOptions, saga.Routes(users)))
-	if err != nil {
+	if err := svc.ConsumeSaga(saga.Routes(users)); err != nil {
 		return err
 	}
-	svc.Consume(consumer)
 
 	// The client that fetches the key set sibling instances publish; each line wraps the one above.
-	var t http.RoundTripper = httpclient.NewBaseTransport(httpclient.Timeouts{})                                          // pooled connections, a timeout per phase
-	t = httpclient.NewResolvingTransport(t, svc.Resolver)                                                                 // "user-service" → a healthy instance, from Consul
-	t = httpclient.NewRetryTransport(t, httpclient.RetryPolicy{})                                                         // GETs retried with jittered backoff
-	if t, err = httpclient.NewBreakerTransport(t, httpclient.BreakerSettings{}, breakerMeter(svc), svc.Log); err != nil { // fail fast while they are unwell
+	var t http.RoundTripper = httpclient.NewBaseTransport(httpclient.Timeouts{})                                           // pooled connections, a timeout per phase
+	t = httpclient.NewResolvingTransport(t, svc.Resolver)                                                                  // "user-service" → a healthy instance, from Consul
+	t = httpclient.NewRetryTransport(t, httpclient.RetryPolicy{})                                                          // GETs retried with jittered backoff
+	if t, err = httpclient.NewBreakerTransport(t, httpclient.BreakerSettings{}, svc.BreakerMeter(), svc.Log); err != nil { // fail fast while they are unwell
 		return err
 	}
-	t = otelhttp.NewTransport(t, otelhttp.WithTracerProvider(svc.Tel.TracerProvider), // a client span, the traceparent header
-		otelhttp.WithMeterProvider(svc.Tel.MeterProvider), otelhttp.WithPropagators(svc.Tel.Propagator))
+	t = otelhttp.NewTransport(t, svc.TracingOptions()...)                                          // a client span, the traceparent header
 	verifier, err := newVerifier(cfg, keys, &http.Client{Transport: t, Timeout: 10 * time.Second}) // wiring.go
 	if err != nil {
 		return err
 	}
-	api, err := httpapi.NewServer(httpapi.Deps{App: users, Verifier: verifier, JWKS: keys.JWKSHandler(), Router: routerOptions(cfg, svc)})
+	api, err := httpapi.NewServer(httpapi.Deps{App: users, Verifier: verifier, JWKS: keys.JWKSHandler(), Router: svc.RouterOptions()})
 	if err != nil {
 		return err
 	}

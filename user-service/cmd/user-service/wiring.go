@@ -7,13 +7,8 @@ import (
 	"net/http"
 	"strings"
 
-	"go.opentelemetry.io/otel/metric"
-
 	"github.com/tracecart/tracecart/shared/auth"
-	"github.com/tracecart/tracecart/shared/bootstrap"
 	"github.com/tracecart/tracecart/shared/config"
-	"github.com/tracecart/tracecart/shared/httpserver"
-	"github.com/tracecart/tracecart/shared/sagakit"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/password"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/token"
 	"github.com/tracecart/tracecart/user-service/internal/app"
@@ -47,26 +42,6 @@ func newVerifier(cfg Config, keys *auth.KeySet, jwks *http.Client) (*auth.Verifi
 	return token.NewVerifier(token.VerifierOptions{
 		Keys: keys, JWKSURL: cfg.JWKSURL, HTTPClient: jwks, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 	})
-}
-
-// withRoutes completes the saga consumer settings bootstrap prepared with the service's routes.
-func withRoutes(opts sagakit.Options, routes sagakit.Routes) sagakit.Options {
-	opts.Routes = routes
-	return opts
-}
-
-// breakerMeter is the meter of the client breakers' state metric: the scope shared/httpclient
-// reports under, so the metric reads the same as from a client httpclient.New builds.
-func breakerMeter(svc *bootstrap.Service) metric.Meter {
-	return svc.Tel.MeterProvider.Meter("github.com/tracecart/tracecart/shared/httpclient")
-}
-
-// routerOptions are the settings of the shared HTTP router: names and telemetry.
-func routerOptions(cfg Config, svc *bootstrap.Service) httpserver.RouterOptions {
-	return httpserver.RouterOptions{
-		ServiceName: cfg.ServiceName, Logger: svc.Log,
-		TracerProvider: svc.Tel.TracerProvider, MeterProvider: svc.Tel.MeterProvider, Propagator: svc.Tel.Propagator,
-	}
 }
 
 // newHasher returns the password hasher within the configured memory budget. Argon2id needs
