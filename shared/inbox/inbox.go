@@ -74,31 +74,6 @@ func Process(ctx context.Context, tx pgx.Tx, consumer, eventID string) (first bo
 // processed, so duplicates can be found and counted in the traces.
 const DuplicateAttribute = attribute.Key("tracecart.inbox.duplicate")
 
-// Handle runs fn, the effect of the event eventID on consumer's state, exactly once however often
-// the event is delivered. It opens a transaction, records the event with Process and runs fn in the
-// same transaction. It returns duplicate == true, without running fn, if the event was processed
-// before.
-//
-// If fn fails, the transaction rolls back: the event is not recorded, and a redelivery runs fn
-// again. fn's error is returned as it is.
-func Handle(ctx context.Context, pool *pgxpool.Pool, consumer, eventID string, fn func(pgx.Tx) error) (duplicate bool, err error) {
-	err = postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
-		first, err := Process(ctx, tx, consumer, eventID)
-		if err != nil {
-			return err
-		}
-		if !first {
-			duplicate = true
-			return nil
-		}
-		return fn(tx)
-	})
-	if err != nil {
-		return false, err
-	}
-	return duplicate, nil
-}
-
 // Inbox is the inbox of one database. Its Once method is what the saga consumer kit (package
 // saga) needs from an inbox.
 type Inbox struct {

@@ -44,6 +44,14 @@ func openDB(t *testing.T) *pgxpool.Pool {
 }
 
 // increment is the effect of every event in these tests.
+// handle runs fn once per event through Inbox.Once, with fn's writes joining the inbox's
+// transaction the way a repository's do (postgres.Atomic).
+func handle(ctx context.Context, pool *pgxpool.Pool, consumer, eventID string, fn func(pgx.Tx) error) (duplicate bool, err error) {
+	return inbox.New(pool).Once(ctx, consumer, eventID, func(ctx context.Context) error {
+		return postgres.Atomic(ctx, pool, func(_ context.Context, tx pgx.Tx) error { return fn(tx) })
+	})
+}
+
 func increment(ctx context.Context) func(pgx.Tx) error {
 	return func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "UPDATE counter SET n = n + 1")
@@ -76,7 +84,7 @@ func TestHandleAppliesEachEventOnce(t *testing.T) {
 		{"refunds", "event-1", true, 3},
 	}
 	for _, d := range deliveries {
-		duplicate, err := inbox.Handle(ctx, pool, d.consumer, d.eventID, increment(ctx))
+		duplicate, err := handle(ctx, pool, d.consumer, d.eventID, increment(ctx))
 		if err != nil {
 			t.Fatalf("Handle(%s, %s): %v", d.consumer, d.eventID, err)
 		}
@@ -99,7 +107,7 @@ func TestHandleConcurrentDeliveries(t *testing.T) {
 	errs := make([]error, deliveries)
 	for i := range deliveries {
 		wg.Go(func() {
-			duplicates[i], errs[i] = inbox.Handle(ctx, pool, "payments", "event-1", increment(ctx))
+			duplicates[i], errs[i] = handle(ctx, pool, "payments", "event-1", increment(ctx))
 		})
 	}
 	wg.Wait()
@@ -126,7 +134,7 @@ func TestHandleFailedEffectIsNotRecorded(t *testing.T) {
 	ctx := t.Context()
 	errInsufficientFunds := errors.New("insufficient funds")
 
-	_, err := inbox.Handle(ctx, pool, "payments", "event-1", func(tx pgx.Tx) error {
+	_, err := handle(ctx, pool, "payments", "event-1", func(tx pgx.Tx) error {
 		if err := increment(ctx)(tx); err != nil {
 			return err
 		}
@@ -139,7 +147,7 @@ func TestHandleFailedEffectIsNotRecorded(t *testing.T) {
 		t.Errorf("counter = %d after a failed effect, want 0", got)
 	}
 
-	duplicate, err := inbox.Handle(ctx, pool, "payments", "event-1", increment(ctx))
+	duplicate, err := handle(ctx, pool, "payments", "event-1", increment(ctx))
 	if err != nil {
 		t.Fatalf("redelivery: %v", err)
 	}
@@ -172,7 +180,7 @@ func TestProcessWaitsForConcurrentDelivery(t *testing.T) {
 	}
 	second := make(chan result, 1)
 	go func() {
-		duplicate, err := inbox.Handle(ctx, pool, "payments", "event-1", increment(ctx))
+		duplicate, err := handle(ctx, pool, "payments", "event-1", increment(ctx))
 		second <- result{first: !duplicate, err: err}
 	}()
 	waitForLockWait(t, pool)
@@ -234,7 +242,7 @@ func TestDuplicateIsMarkedOnTheSpan(t *testing.T) {
 	tracer := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)).Tracer("test")
 	for _, delivery := range []string{"first", "second"} {
 		ctx, span := tracer.Start(t.Context(), delivery)
-		if _, err := inbox.Handle(ctx, pool, "c", "event-1", func(pgx.Tx) error { return nil }); err != nil {
+		if _, err := handle(ctx, pool, "c", "event-1", func(pgx.Tx) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		span.End()
@@ -258,7 +266,7 @@ func TestPrunerForgetsOnlyExpiredEvents(t *testing.T) {
 	pool := openDB(t)
 	ctx := t.Context()
 	apply := func(id string) bool {
-		dup, err := inbox.Handle(ctx, pool, "svc", id, func(pgx.Tx) error { return nil })
+		dup, err := handle(ctx, pool, "svc", id, func(pgx.Tx) error { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
