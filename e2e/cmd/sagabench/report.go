@@ -23,12 +23,13 @@ type report struct {
 	Gateway  string    `json:"gateway"`
 	Duration float64   `json:"duration_s"`
 
-	Placed       int            `json:"placed"`              // POSTs sent
-	Accepted     int            `json:"accepted"`            // answered 202
-	PostFailed   map[string]int `json:"post_failed"`         // by status, "error" for transport errors
-	Finished     int            `json:"finished"`            // accepted orders seen terminal before the drain ended
-	NotFinished  int            `json:"not_finished"`        // accepted orders never seen terminal
-	BacklogAtEnd int            `json:"backlog_at_load_end"` // accepted, not yet terminal when the load stopped
+	Placed       int               `json:"placed"`                        // POSTs sent
+	Accepted     int               `json:"accepted"`                      // answered 202
+	PostFailed   map[string]int    `json:"post_failed"`                   // by status, "error" for transport errors
+	PostFailure  map[string]string `json:"post_failure_sample,omitempty"` // the first answer of each failed kind
+	Finished     int               `json:"finished"`                      // accepted orders seen terminal before the drain ended
+	NotFinished  int               `json:"not_finished"`                  // accepted orders never seen terminal
+	BacklogAtEnd int               `json:"backlog_at_load_end"`           // accepted, not yet terminal when the load stopped
 
 	FinishedPerSecond float64        `json:"finished_per_s"` // seen terminal during the load window / its length
 	OverallPerSecond  float64        `json:"overall_per_s"`  // all finished / first POST to last terminal
@@ -76,7 +77,7 @@ func newReport(cfg config, res result, b books, usage []containerUsage) report {
 	r := report{
 		Label: cfg.Label, Mode: cfg.mode(), Started: res.Start, Gateway: cfg.Gateway,
 		Duration:   cfg.Duration.Seconds(),
-		PostFailed: map[string]int{}, Outcomes: b.Outcomes, Books: b.Errors,
+		PostFailed: map[string]int{}, PostFailure: map[string]string{}, Outcomes: b.Outcomes, Books: b.Errors,
 		Requests: res.Requests, RateLimited: res.RateLimited, LateCustomer: res.LateCustomer,
 		ScheduleLag: ms(res.ScheduleLag), BenchCPU: res.BenchCPU.Seconds(),
 	}
@@ -95,6 +96,9 @@ func newReport(cfg config, res result, b books, usage []containerUsage) report {
 				key = fmt.Sprint(o.PostCode)
 			}
 			r.PostFailed[key]++
+			if _, ok := r.PostFailure[key]; !ok {
+				r.PostFailure[key] = o.PostErr
+			}
 			continue
 		}
 		r.Accepted++
@@ -170,6 +174,9 @@ func (r report) writeTable(w io.Writer) {
 	}
 	line("started\t%s (gateway %s)", r.Started.UTC().Format(time.RFC3339), r.Gateway)
 	line("orders\tplaced %d, accepted %d, POST failed %s", r.Placed, r.Accepted, counts(r.PostFailed))
+	for _, k := range slices.Sorted(maps.Keys(r.PostFailure)) {
+		line("  first %s\t%.160s", k, strings.ReplaceAll(r.PostFailure[k], "\n", " "))
+	}
 	line("sagas\tfinished %d, not finished %d, backlog when the load stopped %d, drain %.1f s",
 		r.Finished, r.NotFinished, r.BacklogAtEnd, r.DrainTook)
 	line("throughput\t%.1f orders/s finished during the load, %.1f orders/s first POST to last finish", r.FinishedPerSecond, r.OverallPerSecond)

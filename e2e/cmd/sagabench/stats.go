@@ -62,11 +62,13 @@ func startStats(ctx context.Context, socket, project string) (*statsSampler, err
 		ID     string            `json:"Id"`
 		Labels map[string]string `json:"Labels"`
 	}
-	if err := s.get(ctx, "/containers/json?filters="+url.QueryEscape(filter), &list); err != nil {
+	// all=true: a container that died in an earlier run and was not restarted is part of the
+	// picture too.
+	if err := s.get(ctx, "/containers/json?all=true&filters="+url.QueryEscape(filter), &list); err != nil {
 		return nil, err
 	}
 	if len(list) == 0 {
-		return nil, fmt.Errorf("no running container of compose project %q", project)
+		return nil, fmt.Errorf("no container of compose project %q", project)
 	}
 	for _, c := range list {
 		sc := &sampled{id: c.ID, usage: containerUsage{Service: c.Labels["com.docker.compose.service"]}}
@@ -76,11 +78,13 @@ func startStats(ctx context.Context, socket, project string) (*statsSampler, err
 		}
 		sc.restarts = in.RestartCount
 		sc.usage.Limit = in.HostConfig.Memory
-		st, err := s.stats(ctx, c.ID)
-		if err != nil {
-			return nil, err
+		if in.State.Running {
+			st, err := s.stats(ctx, c.ID)
+			if err != nil {
+				return nil, err
+			}
+			sc.cpuStart, sc.cpuLast = st.CPUStats.CPUUsage.TotalUsage, st.CPUStats.CPUUsage.TotalUsage
 		}
-		sc.cpuStart, sc.cpuLast = st.CPUStats.CPUUsage.TotalUsage, st.CPUStats.CPUUsage.TotalUsage
 		s.containers = append(s.containers, sc)
 	}
 	sort.Slice(s.containers, func(i, j int) bool { return s.containers[i].usage.Service < s.containers[j].usage.Service })
