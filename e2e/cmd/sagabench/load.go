@@ -77,8 +77,9 @@ func drive(ctx context.Context, s *shop, f *fixture, cfg config) result {
 	requestsBefore, limitedBefore := s.requests.Load(), s.rateLimited.Load()
 
 	var (
-		mu sync.Mutex
-		wg sync.WaitGroup
+		mu        sync.Mutex
+		wg        sync.WaitGroup // one per order (open loop) or per client (closed loop)
+		refilling sync.WaitGroup // the closed loop's customer registration
 	)
 	record := func(o *orderRun) {
 		mu.Lock()
@@ -103,6 +104,10 @@ func drive(ctx context.Context, s *shop, f *fixture, cfg config) result {
 			wg.Go(one)
 		}
 	} else {
+		// Customers are registered in the background until the load ends.
+		refillCtx, stopRefill := context.WithDeadline(ctx, res.LoadEnd)
+		defer stopRefill()
+		refilling.Go(func() { f.refill(refillCtx, s, cfg.Clients) })
 		// Closed loop: each client places its next order once the previous one has finished.
 		for range cfg.Clients {
 			wg.Go(func() {
@@ -113,6 +118,7 @@ func drive(ctx context.Context, s *shop, f *fixture, cfg config) result {
 		}
 	}
 	wg.Wait()
+	refilling.Wait()
 
 	res.End = time.Now()
 	res.BenchCPU = processCPU() - cpuBefore

@@ -247,10 +247,12 @@ func prepare(ctx context.Context, s *shop, cfg config) (*fixture, error) {
 		f.products = append(f.products, p)
 	}
 
+	// The open loop knows how many orders it will place. The closed loop cannot: it starts with
+	// enough customers for five orders a second per client, and refill registers more while it
+	// runs.
 	expected := cfg.Rate * cfg.Duration.Seconds()
 	if cfg.Clients > 0 {
-		// 25 orders per second per client is faster than any closed loop has run so far.
-		expected = 25 * float64(cfg.Clients) * cfg.Duration.Seconds()
+		expected = 5 * float64(cfg.Clients) * cfg.Duration.Seconds()
 	}
 	n := int(expected)/cfg.PerCustomer + 1
 	// Spread each customer's requests thin: the gateway limits every customer to 50 requests a
@@ -288,6 +290,41 @@ func prepare(ctx context.Context, s *shop, cfg config) (*fixture, error) {
 	}
 	fmt.Fprintf(s.progress, "prepared %d products and %d customers in %s\n", len(f.products), len(f.customers), time.Since(started).Round(100*time.Millisecond))
 	return f, nil
+}
+
+// refill registers customers in the background until ctx ends, so that the closed loop, whose
+// order count nobody knows in advance, does not run out: it keeps room for at least ten seconds
+// of orders at the rate of the last second, and for two orders per client.
+func (f *fixture) refill(ctx context.Context, s *shop, clients int) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var takenBefore int
+	lastTick := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		f.mu.Lock()
+		room, taken := 0, 0
+		for _, c := range f.customers {
+			room += f.perOrder - c.orders
+			taken += c.orders
+		}
+		f.mu.Unlock()
+		rate := float64(taken-takenBefore) / time.Since(lastTick).Seconds()
+		takenBefore, lastTick = taken, time.Now()
+		for want := max(int(rate*10), 2*clients); room < want && ctx.Err() == nil; room += f.perOrder {
+			c, err := s.registerCustomer(ctx)
+			if err != nil {
+				break // take registers one itself if it has to
+			}
+			f.mu.Lock()
+			f.customers = append(f.customers, c)
+			f.mu.Unlock()
+		}
+	}
 }
 
 // take hands out the customer who places the next order, round robin over the customers that
