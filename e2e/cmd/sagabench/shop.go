@@ -102,26 +102,44 @@ func (s *shop) do(ctx context.Context, token, method, path string, body, out any
 	return ans, nil
 }
 
-// must is do for setup and checking calls: it waits out rate limits (the gateway limits each
-// client address too, and setup registers many customers from one address) and turns any
-// status but want into an error.
+// must is do for setup and checking calls, which are not measured: it waits out rate limits
+// (the gateway limits each client address too, and setup registers many customers from one
+// address), retries a few times when the gateway answers that an upstream is unavailable or
+// slow (a busy machine makes password hashing slow), and turns any other status but want, or
+// any of accepted, into an error.
 func (s *shop) must(ctx context.Context, want int, token, method, path string, body, out any, headers ...string) error {
-	for {
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
 		ans, err := s.do(ctx, token, method, path, body, out, headers...)
 		if err != nil {
 			return err
 		}
-		if ans.status == http.StatusTooManyRequests {
-			if err := sleep(ctx, retryAfter(ans.header)); err != nil {
-				return err
-			}
-			continue
+		switch {
+		case ans.status == want:
+			return nil
+		case ans.status == http.StatusTooManyRequests:
+			err = sleep(ctx, retryAfter(ans.header))
+		case attempt < attempts && (ans.status == http.StatusBadGateway ||
+			ans.status == http.StatusServiceUnavailable || ans.status == http.StatusGatewayTimeout):
+			err = sleep(ctx, time.Duration(attempt)*time.Second)
+		default:
+			return &statusError{method: method, path: path, got: ans.status, want: want, body: ans.body}
 		}
-		if ans.status != want {
-			return fmt.Errorf("%s %s = %d, want %d: %.300s", method, path, ans.status, want, ans.body)
+		if err != nil {
+			return err
 		}
-		return nil
 	}
+}
+
+// statusError is an answer with the wrong status.
+type statusError struct {
+	method, path string
+	got, want    int
+	body         []byte
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s %s = %d, want %d: %.300s", e.method, e.path, e.got, e.want, e.body)
 }
 
 // retryAfter reads a 429's Retry-After (whole seconds), with a short default.
@@ -201,8 +219,11 @@ const productStock = 1_000_000
 func (s *shop) registerCustomer(ctx context.Context) (*customer, error) {
 	email := "bench-" + shoptest.RandomHex(8) + "@example.com"
 	const password = "saga bench password"
-	if err := s.must(ctx, http.StatusCreated, "", http.MethodPost, "/auth/register",
-		map[string]string{"email": email, "password": password, "name": "Bench Shopper"}, nil); err != nil {
+	err := s.must(ctx, http.StatusCreated, "", http.MethodPost, "/auth/register",
+		map[string]string{"email": email, "password": password, "name": "Bench Shopper"}, nil)
+	// A registration that timed out at the gateway may have happened: its retry is a conflict.
+	var answered *statusError
+	if err != nil && !(errors.As(err, &answered) && answered.got == http.StatusConflict) {
 		return nil, err
 	}
 	token, err := s.login(ctx, email, password)
