@@ -45,7 +45,7 @@ func checkBooks(ctx context.Context, s *shop, f *fixture, timeout time.Duration)
 		errs = append(errs, fmt.Sprintf(format, args...))
 		mu.Unlock()
 	}
-	parallel(len(f.customers), 4, func(i int) {
+	shoptest.Parallel(len(f.customers), 4, func(i int) {
 		c := f.customers[i]
 		var orders []orderJSON
 		err := until(ctx, func() error {
@@ -107,7 +107,7 @@ func checkBooks(ctx context.Context, s *shop, f *fixture, timeout time.Duration)
 			fail("product %s: %v", p.ID, err)
 		}
 	}
-	parallel(len(f.customers), 4, func(i int) {
+	shoptest.Parallel(len(f.customers), 4, func(i int) {
 		c := f.customers[i]
 		err := until(ctx, func() error {
 			balance, txs, err := s.wallet(ctx, c.token)
@@ -138,11 +138,6 @@ func until(ctx context.Context, check func() error) error {
 			return err
 		}
 	}
-}
-
-// parallel runs f(i) for i in [0, n) on up to workers goroutines.
-func parallel(n, workers int, f func(i int)) {
-	shoptest.Parallel(n, workers, f)
 }
 
 // customerOrders returns every order of the customer, page by page.
