@@ -28,3 +28,15 @@ fmt: ## gofmt every Go file
 
 images: ## build the offline stand-in images (infra/offline)
 	bash infra/offline/build.sh
+
+# The saga benchmark against a running compose demo (docs/performance-saga.md). Bring the demo up
+# first under the compose project BENCH_PROJECT (`docker compose -p tracecart-bench ...`), whose
+# containers' CPU and memory it reports, or set BENCH_PROJECT= to skip those. BENCH_FLAGS chooses
+# the load, e.g. `make bench-saga BENCH_FLAGS='-rate 200 -duration 20s'`.
+BENCH_GATEWAY ?= http://127.0.0.1:8080
+BENCH_PROJECT ?= tracecart-bench
+BENCH_FLAGS ?= -clients 4 -duration 20s
+
+.PHONY: bench-saga
+bench-saga: ## measure the order saga against the running compose demo (BENCH_FLAGS, BENCH_GATEWAY, BENCH_PROJECT)
+	go run ./e2e/cmd/sagabench -gateway '$(BENCH_GATEWAY)' -project='$(BENCH_PROJECT)' $(BENCH_FLAGS)

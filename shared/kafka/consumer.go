@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracecart/tracecart/shared/backoff"
+	"github.com/tracecart/tracecart/shared/telemetry/buckets"
 )
 
 // Handler processes one consumed record. Its ctx carries the record's "process" span, so the spans
@@ -307,7 +308,7 @@ func (c *Consumer) initMetrics(provider metric.MeterProvider) {
 	var err error
 	c.consumed, err = messagingconv.NewClientConsumedMessages(meter)
 	reportTelemetryError(err)
-	c.processDuration, err = messagingconv.NewProcessDuration(meter)
+	c.processDuration, err = messagingconv.NewProcessDuration(meter, metric.WithExplicitBucketBoundaries(buckets.Seconds()...))
 	reportTelemetryError(err)
 	c.deadLettered, err = meter.Int64Counter(MetricDeadLettered,
 		metric.WithUnit("{message}"),

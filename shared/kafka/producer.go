@@ -20,6 +20,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/messagingconv"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tracecart/tracecart/shared/telemetry/buckets"
 )
 
 // instrumentationName names this package as the source of its spans and metrics.
@@ -94,7 +96,7 @@ func NewProducer(brokers []string, opts ProducerOptions) *Producer {
 	meter := opts.MeterProvider.Meter(instrumentationName, metric.WithSchemaURL(semconv.SchemaURL))
 	sent, err := messagingconv.NewClientSentMessages(meter)
 	reportTelemetryError(err)
-	duration, err := messagingconv.NewClientOperationDuration(meter)
+	duration, err := messagingconv.NewClientOperationDuration(meter, metric.WithExplicitBucketBoundaries(buckets.Seconds()...))
 	reportTelemetryError(err)
 
 	p := &Producer{
