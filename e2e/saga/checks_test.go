@@ -179,15 +179,7 @@ func assertInvariantsUnderContention(t *testing.T, s *shop) {
 	for _, p := range []shoptest.Product{hot, side} {
 		shoptest.Eventually(t, 15*time.Second, "stock of "+p.ID+" to settle", func() error {
 			now := s.product(t, p.ID)
-			switch {
-			case now.Stock < 0:
-				return fmt.Errorf("stock below zero: %d", now.Stock)
-			case now.Stock+now.Sold != p.Stock:
-				return fmt.Errorf("stock %d + sold %d != initial %d", now.Stock, now.Sold, p.Stock)
-			case now.Sold != sold[p.ID]:
-				return fmt.Errorf("sold %d, but confirmed orders bought %d", now.Sold, sold[p.ID])
-			}
-			return nil
+			return shoptest.CheckStock(p, now, sold[p.ID])
 		})
 	}
 	for i, sh := range shoppers {

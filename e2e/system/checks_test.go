@@ -2,7 +2,6 @@ package system
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -161,15 +160,7 @@ func assertBooks(t *testing.T, s *shop, products []shoptest.Product, customers [
 	for _, p := range products {
 		shoptest.Eventually(t, booksDeadline, "the books of product "+p.ID+" to settle", func() error {
 			now := s.product(t, p.ID)
-			switch {
-			case now.Stock < 0:
-				return fmt.Errorf("stock below zero: %d", now.Stock)
-			case now.Stock+now.Sold != p.Stock:
-				return fmt.Errorf("stock %d + sold %d != initial %d", now.Stock, now.Sold, p.Stock)
-			case now.Sold != sold[p.ID]:
-				return fmt.Errorf("sold %d, but CONFIRMED orders bought %d", now.Sold, sold[p.ID])
-			}
-			return nil
+			return shoptest.CheckStock(p, now, sold[p.ID])
 		})
 	}
 	for i, c := range customers {
@@ -181,49 +172,10 @@ func assertBooks(t *testing.T, s *shop, products []shoptest.Product, customers [
 			if balance+paid[i] != c.topUp {
 				return fmt.Errorf("balance %d + CONFIRMED totals %d != top-ups %d", balance, paid[i], c.topUp)
 			}
-			return checkPayments(orders[i], txs)
+			return shoptest.CheckPayments(orders[i], txs)
 		})
 	}
 	return orders
-}
-
-// checkPayments checks a customer's wallet ledger order by order: see assertBooks.
-func checkPayments(orders []shoptest.Order, txs []walletTransaction) error {
-	byOrder := map[string][]walletTransaction{}
-	for _, tx := range txs {
-		if tx.OrderID != "" {
-			byOrder[tx.OrderID] = append(byOrder[tx.OrderID], tx)
-		}
-	}
-	var errs []error
-	for _, o := range orders {
-		count := map[string]int{}
-		var net int64
-		for _, tx := range byOrder[o.ID] {
-			count[tx.Kind]++
-			switch {
-			case tx.AmountCents != o.TotalCents:
-				errs = append(errs, fmt.Errorf("order %s (%s): a %s of %d, the order's total is %d", o.ID, o.Status, tx.Kind, tx.AmountCents, o.TotalCents))
-			case tx.Kind == "debit":
-				net += tx.AmountCents
-			case tx.Kind == "refund":
-				net -= tx.AmountCents
-			}
-		}
-		want := int64(0)
-		if o.Status == "CONFIRMED" {
-			want = o.TotalCents
-		}
-		if count["debit"] > 1 || count["refund"] > 1 || net != want {
-			errs = append(errs, fmt.Errorf("order %s (%s): %d debits and %d refunds, %d paid in all, want %d",
-				o.ID, o.Status, count["debit"], count["refund"], net, want))
-		}
-		delete(byOrder, o.ID)
-	}
-	for id := range byOrder {
-		errs = append(errs, fmt.Errorf("wallet transactions for order %s, which the customer does not have", id))
-	}
-	return errors.Join(errs...)
 }
 
 // outcomesOf counts orders by final status.

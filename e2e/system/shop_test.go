@@ -145,19 +145,12 @@ func (s *shop) orders(t testing.TB, token string) []shoptest.Order {
 	return page.Items
 }
 
-// walletTransaction is one entry of a wallet's ledger (GET /users/me/wallet).
-type walletTransaction struct {
-	Kind        string `json:"kind"` // topup, debit or refund
-	AmountCents int64  `json:"amount_cents"`
-	OrderID     string `json:"order_id"`
-}
-
 // wallet returns a customer's balance and whole ledger, newest first. It returns an error
 // rather than failing, for checks that poll it.
-func (s *shop) wallet(ctx context.Context, token string) (balance int64, txs []walletTransaction, err error) {
+func (s *shop) wallet(ctx context.Context, token string) (balance int64, txs []shoptest.WalletTransaction, err error) {
 	var w struct {
-		BalanceCents int64               `json:"balance_cents"`
-		Transactions []walletTransaction `json:"transactions"`
+		BalanceCents int64                        `json:"balance_cents"`
+		Transactions []shoptest.WalletTransaction `json:"transactions"`
 	}
 	ans, err := s.api.As(token).Do(ctx, http.MethodGet, "/users/me/wallet?limit=100", nil, &w)
 	if err != nil {

@@ -93,15 +93,7 @@ func checkBooks(ctx context.Context, s *shop, f *fixture, timeout time.Duration)
 			if err := s.must(ctx, http.StatusOK, "", http.MethodGet, "/products/"+p.ID, nil, &now, "Cache-Control", "no-cache"); err != nil {
 				return err
 			}
-			switch {
-			case now.Stock < 0:
-				return fmt.Errorf("stock below zero: %d", now.Stock)
-			case now.Stock+now.Sold != p.Stock:
-				return fmt.Errorf("stock %d + sold %d != initial %d", now.Stock, now.Sold, p.Stock)
-			case now.Sold != sold[p.ID]:
-				return fmt.Errorf("sold %d, but CONFIRMED orders bought %d", now.Sold, sold[p.ID])
-			}
-			return nil
+			return shoptest.CheckStock(p, now, sold[p.ID])
 		})
 		if err != nil {
 			fail("product %s: %v", p.ID, err)
@@ -117,7 +109,7 @@ func checkBooks(ctx context.Context, s *shop, f *fixture, timeout time.Duration)
 			if balance+paid[i] != c.topUp {
 				return fmt.Errorf("balance %d + CONFIRMED totals %d != top-up %d", balance, paid[i], c.topUp)
 			}
-			return checkPayments(all[i], txs)
+			return shoptest.CheckPayments(plain(all[i]), txs)
 		})
 		if err != nil {
 			fail("wallet of customer %d: %v", i, err)
@@ -158,18 +150,11 @@ func (s *shop) customerOrders(ctx context.Context, token string) ([]orderJSON, e
 	}
 }
 
-// walletTransaction is one entry of a wallet's ledger.
-type walletTransaction struct {
-	Kind        string `json:"kind"` // topup, debit or refund
-	AmountCents int64  `json:"amount_cents"`
-	OrderID     string `json:"order_id"`
-}
-
 // wallet returns a customer's balance and whole ledger (one page: -per-customer keeps it short).
-func (s *shop) wallet(ctx context.Context, token string) (int64, []walletTransaction, error) {
+func (s *shop) wallet(ctx context.Context, token string) (int64, []shoptest.WalletTransaction, error) {
 	var w struct {
-		BalanceCents int64               `json:"balance_cents"`
-		Transactions []walletTransaction `json:"transactions"`
+		BalanceCents int64                        `json:"balance_cents"`
+		Transactions []shoptest.WalletTransaction `json:"transactions"`
 	}
 	if err := s.must(ctx, http.StatusOK, token, http.MethodGet, "/users/me/wallet?limit=100", nil, &w); err != nil {
 		return 0, nil, err
@@ -180,43 +165,11 @@ func (s *shop) wallet(ctx context.Context, token string) (int64, []walletTransac
 	return w.BalanceCents, w.Transactions, nil
 }
 
-// checkPayments checks a customer's ledger order by order: at most one debit and one refund per
-// order, each of the order's total, netting to the total for a CONFIRMED order and to nothing
-// otherwise, and no payment for an order the customer does not have.
-func checkPayments(orders []orderJSON, txs []walletTransaction) error {
-	byOrder := map[string][]walletTransaction{}
-	for _, tx := range txs {
-		if tx.OrderID != "" {
-			byOrder[tx.OrderID] = append(byOrder[tx.OrderID], tx)
-		}
+// plain drops the timestamps the benchmark reads, for the books' shared checks.
+func plain(orders []orderJSON) []shoptest.Order {
+	out := make([]shoptest.Order, len(orders))
+	for i, o := range orders {
+		out[i] = o.Order
 	}
-	var errs []error
-	for _, o := range orders {
-		count := map[string]int{}
-		var net int64
-		for _, tx := range byOrder[o.ID] {
-			count[tx.Kind]++
-			switch {
-			case tx.AmountCents != o.TotalCents:
-				errs = append(errs, fmt.Errorf("order %s (%s): a %s of %d, the order's total is %d", o.ID, o.Status, tx.Kind, tx.AmountCents, o.TotalCents))
-			case tx.Kind == "debit":
-				net += tx.AmountCents
-			case tx.Kind == "refund":
-				net -= tx.AmountCents
-			}
-		}
-		want := int64(0)
-		if o.Status == "CONFIRMED" {
-			want = o.TotalCents
-		}
-		if count["debit"] > 1 || count["refund"] > 1 || net != want {
-			errs = append(errs, fmt.Errorf("order %s (%s): %d debits and %d refunds, %d paid in all, want %d",
-				o.ID, o.Status, count["debit"], count["refund"], net, want))
-		}
-		delete(byOrder, o.ID)
-	}
-	for id := range byOrder {
-		errs = append(errs, fmt.Errorf("wallet transactions for order %s, which the customer does not have", id))
-	}
-	return errors.Join(errs...)
+	return out
 }
