@@ -25,14 +25,10 @@ type Config struct {
 	ProductsTimeout time.Duration `env:"PRODUCTS_TIMEOUT" envDefault:"2s"`
 	OrdersTimeout   time.Duration `env:"ORDERS_TIMEOUT" envDefault:"5s"`
 
-	// Resilience of the calls to the services. A service's breaker opens when at least
-	// BREAKER_FAILURE_RATIO of the calls that finished in the last BREAKER_WINDOW failed, once
-	// there were BREAKER_MINIMUM_CALLS of them (see shared/httpclient.BreakerSettings for why).
-	BreakerFailureRatio float64       `env:"BREAKER_FAILURE_RATIO" envDefault:"0.5"`
-	BreakerMinimumCalls uint32        `env:"BREAKER_MINIMUM_CALLS" envDefault:"20"`
-	BreakerWindow       time.Duration `env:"BREAKER_WINDOW" envDefault:"10s"`
-	BreakerOpenTimeout  time.Duration `env:"BREAKER_OPEN_TIMEOUT" envDefault:"5s"`
-	RetryMaxAttempts    int           `env:"RETRY_MAX_ATTEMPTS" envDefault:"3"`
+	// Resilience of the calls to the services: a breaker per service (config.Breaker's
+	// BREAKER_* variables), and retries.
+	config.Breaker
+	RetryMaxAttempts int `env:"RETRY_MAX_ATTEMPTS" envDefault:"3"`
 
 	// Token verification: user-service's key set, through Consul like any call.
 	JWKSURL     string `env:"JWKS_URL" envDefault:"http://user-service/.well-known/jwks.json"`
@@ -60,22 +56,15 @@ type Config struct {
 // Validate checks what the struct tags cannot; it also runs the embedded Service's checks,
 // which this method would otherwise hide.
 func (c *Config) Validate() error {
-	errs := []error{c.Service.Validate()}
+	errs := []error{c.Service.Validate(), c.Breaker.Validate()}
 	positive := map[string]time.Duration{
 		"AUTH_TIMEOUT": c.AuthTimeout, "USERS_TIMEOUT": c.UsersTimeout,
 		"PRODUCTS_TIMEOUT": c.ProductsTimeout, "ORDERS_TIMEOUT": c.OrdersTimeout,
-		"BREAKER_OPEN_TIMEOUT": c.BreakerOpenTimeout, "BREAKER_WINDOW": c.BreakerWindow,
 	}
 	for key, d := range positive {
 		if d <= 0 {
 			errs = append(errs, &config.VarError{Key: key, Err: fmt.Errorf("must be positive, got %s", d)})
 		}
-	}
-	if !(c.BreakerFailureRatio > 0 && c.BreakerFailureRatio <= 1) {
-		errs = append(errs, &config.VarError{Key: "BREAKER_FAILURE_RATIO", Err: fmt.Errorf("must be more than 0 and at most 1, got %v", c.BreakerFailureRatio)})
-	}
-	if c.BreakerMinimumCalls < 1 {
-		errs = append(errs, &config.VarError{Key: "BREAKER_MINIMUM_CALLS", Err: errors.New("must be at least 1")})
 	}
 	if c.RetryMaxAttempts < 1 {
 		errs = append(errs, &config.VarError{Key: "RETRY_MAX_ATTEMPTS", Err: errors.New("must be at least 1 (1 disables retries)")})

@@ -22,15 +22,10 @@ type Config struct {
 	JWTIssuer   string `env:"JWT_ISSUER" envDefault:"tracecart"`
 	JWTAudience string `env:"JWT_AUDIENCE" envDefault:"tracecart"`
 
-	// The circuit breaker in front of each upstream (product-service, user-service's keys),
-	// named like the gateway's: it opens when BREAKER_FAILURE_RATIO of the calls that finished
-	// in the last BREAKER_WINDOW failed, once there were BREAKER_MINIMUM_CALLS of them, and
-	// stays open for BREAKER_OPEN_TIMEOUT (see shared/httpclient.BreakerSettings). A 503 of an
-	// unavailable catalogue tells clients to retry after BREAKER_OPEN_TIMEOUT too.
-	BreakerFailureRatio float64       `env:"BREAKER_FAILURE_RATIO" envDefault:"0.5"`
-	BreakerMinimumCalls uint32        `env:"BREAKER_MINIMUM_CALLS" envDefault:"20"`
-	BreakerWindow       time.Duration `env:"BREAKER_WINDOW" envDefault:"10s"`
-	BreakerOpenTimeout  time.Duration `env:"BREAKER_OPEN_TIMEOUT" envDefault:"5s"`
+	// The circuit breaker in front of each upstream (product-service, user-service's keys), with
+	// the gateway's BREAKER_* variables. A 503 of an unavailable catalogue tells clients to retry
+	// after BREAKER_OPEN_TIMEOUT too.
+	config.Breaker
 
 	// SagaTimeout is how long an order may stay PENDING before it is cancelled.
 	SagaTimeout time.Duration `env:"SAGA_TIMEOUT" envDefault:"30s"`
@@ -61,6 +56,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 func (c *Config) Validate() error {
 	errs := []error{
 		c.Service.Validate(),
+		c.Breaker.Validate(),
 		config.CheckHTTPURL("PRODUCT_SERVICE_URL", c.ProductServiceURL),
 		config.CheckHTTPURL("JWKS_URL", c.JWKSURL),
 	}
@@ -71,7 +67,6 @@ func (c *Config) Validate() error {
 		{"SAGA_TIMEOUT", c.SagaTimeout}, {"SAGA_SWEEP_INTERVAL", c.SagaSweepInterval},
 		{"RECONCILE_GRACE", c.ReconcileGrace}, {"RECONCILE_MAX_BACKOFF", c.ReconcileMaxBackoff},
 		{"RECONCILE_INTERVAL", c.ReconcileInterval},
-		{"BREAKER_WINDOW", c.BreakerWindow}, {"BREAKER_OPEN_TIMEOUT", c.BreakerOpenTimeout},
 	} {
 		if v.d <= 0 {
 			errs = append(errs, &config.VarError{Key: v.key, Err: fmt.Errorf("must be positive, got %s", v.d)})
@@ -79,12 +74,6 @@ func (c *Config) Validate() error {
 	}
 	if c.ReconcileMaxAttempts < 1 {
 		errs = append(errs, &config.VarError{Key: "RECONCILE_MAX_ATTEMPTS", Err: fmt.Errorf("must be at least 1, got %d", c.ReconcileMaxAttempts)})
-	}
-	if !(c.BreakerFailureRatio > 0 && c.BreakerFailureRatio <= 1) {
-		errs = append(errs, &config.VarError{Key: "BREAKER_FAILURE_RATIO", Err: fmt.Errorf("must be more than 0 and at most 1, got %v", c.BreakerFailureRatio)})
-	}
-	if c.BreakerMinimumCalls < 1 {
-		errs = append(errs, &config.VarError{Key: "BREAKER_MINIMUM_CALLS", Err: errors.New("must be at least 1")})
 	}
 	return errors.Join(errs...)
 }
