@@ -87,10 +87,10 @@ func (e *env) add(t *testing.T, msgs ...outbox.Message) {
 }
 
 // count runs a query that returns one number.
-func (e *env) count(t *testing.T, query string) int {
+func (e *env) count(t *testing.T, query string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := e.pool.QueryRow(t.Context(), query).Scan(&n); err != nil {
+	if err := e.pool.QueryRow(t.Context(), query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n

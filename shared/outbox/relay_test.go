@@ -401,6 +401,11 @@ func TestRelayParksARowKafkaRefuses(t *testing.T) {
 	eventually(t, "the other keys' events are published past the refused row", func() bool {
 		return e.count(t, "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == len(others)
 	})
+	// The relay parks the refused row only after the round in which the others went through (that
+	// is what tells "Kafka refuses this row" from "Kafka is down"), so wait for the parking itself.
+	eventually(t, "the refused row is parked", func() bool {
+		return e.count(t, "SELECT count(*) FROM outbox WHERE id = $1 AND attempts > 0 AND retry_at IS NOT NULL", refused.ID) == 1
+	})
 	if got := collect(t, reader).gaugeInt(outbox.MetricParked); got != 1 {
 		t.Errorf("%s = %d, want the refused row", outbox.MetricParked, got)
 	}
