@@ -33,60 +33,9 @@ type books struct {
 func checkBooks(ctx context.Context, s *shop, f *fixture, timeout time.Duration) books {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// The orders, read back per customer until every one is terminal or the time is up.
-	var (
-		mu      sync.Mutex
-		all     = make([][]orderJSON, len(f.customers))
-		errs    []string
-		outcome = map[string]int{}
-	)
-	fail := func(format string, args ...any) {
-		mu.Lock()
-		errs = append(errs, fmt.Sprintf(format, args...))
-		mu.Unlock()
-	}
-	shoptest.Parallel(len(f.customers), 4, func(i int) {
-		c := f.customers[i]
-		var orders []orderJSON
-		err := until(ctx, func() error {
-			var err error
-			orders, err = s.customerOrders(ctx, c.token)
-			if err != nil {
-				return err
-			}
-			for _, o := range orders {
-				if !shoptest.Terminal(o.Status) {
-					return fmt.Errorf("order %s is still %s", o.ID, o.Status)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			fail("customer %d: %v", i, err)
-		}
-		mu.Lock()
-		all[i] = orders
-		for _, o := range orders {
-			outcome[o.Status]++
-		}
-		mu.Unlock()
-	})
-
-	sold := map[string]int{}
-	paid := make([]int64, len(f.customers))
-	total := 0
-	for i, orders := range all {
-		total += len(orders)
-		for _, o := range orders {
-			if o.Status == "CONFIRMED" {
-				paid[i] += o.TotalCents
-				for _, l := range o.Lines {
-					sold[l.ProductID] += l.Quantity
-				}
-			}
-		}
-	}
-
+	var errs failures
+	all, outcome := readOrders(ctx, s, f, &errs)
+	sold, paid, total := tally(all)
 	for _, p := range f.products {
 		err := until(ctx, func() error {
 			var now shoptest.Product
@@ -96,7 +45,7 @@ func checkBooks(ctx context.Context, s *shop, f *fixture, timeout time.Duration)
 			return shoptest.CheckStock(p, now, sold[p.ID])
 		})
 		if err != nil {
-			fail("product %s: %v", p.ID, err)
+			errs.add("product %s: %v", p.ID, err)
 		}
 	}
 	shoptest.Parallel(len(f.customers), 4, func(i int) {
@@ -112,11 +61,76 @@ func checkBooks(ctx context.Context, s *shop, f *fixture, timeout time.Duration)
 			return shoptest.CheckPayments(plain(all[i]), txs)
 		})
 		if err != nil {
-			fail("wallet of customer %d: %v", i, err)
+			errs.add("wallet of customer %d: %v", i, err)
 		}
 	})
-	sort.Strings(errs)
-	return books{Orders: total, Outcomes: outcome, Errors: errs}
+	sort.Strings(errs.list)
+	return books{Orders: total, Outcomes: outcome, Errors: errs.list}
+}
+
+// failures collects the books' errors from parallel checks.
+type failures struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (f *failures) add(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.list = append(f.list, fmt.Sprintf(format, args...))
+}
+
+// readOrders reads every customer's orders back until each is terminal or ctx ends, and counts
+// them by status.
+func readOrders(ctx context.Context, s *shop, f *fixture, errs *failures) ([][]orderJSON, map[string]int) {
+	var (
+		mu      sync.Mutex
+		all     = make([][]orderJSON, len(f.customers))
+		outcome = map[string]int{}
+	)
+	shoptest.Parallel(len(f.customers), 4, func(i int) {
+		var orders []orderJSON
+		err := until(ctx, func() error {
+			var err error
+			if orders, err = s.customerOrders(ctx, f.customers[i].token); err != nil {
+				return err
+			}
+			for _, o := range orders {
+				if !shoptest.Terminal(o.Status) {
+					return fmt.Errorf("order %s is still %s", o.ID, o.Status)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			errs.add("customer %d: %v", i, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		all[i] = orders
+		for _, o := range orders {
+			outcome[o.Status]++
+		}
+	})
+	return all, outcome
+}
+
+// tally adds up what the CONFIRMED orders bought (per product) and paid (per customer).
+func tally(all [][]orderJSON) (sold map[string]int, paid []int64, total int) {
+	sold, paid = map[string]int{}, make([]int64, len(all))
+	for i, orders := range all {
+		total += len(orders)
+		for _, o := range orders {
+			if o.Status != "CONFIRMED" {
+				continue
+			}
+			paid[i] += o.TotalCents
+			for _, l := range o.Lines {
+				sold[l.ProductID] += l.Quantity
+			}
+		}
+	}
+	return sold, paid, total
 }
 
 // until calls check every 200 ms until it returns nil or ctx ends, and returns its last error.

@@ -81,14 +81,11 @@ func drive(ctx context.Context, s *shop, f *fixture, cfg config) result {
 		wg        sync.WaitGroup // one per order (open loop) or per client (closed loop)
 		refilling sync.WaitGroup // the closed loop's customer registration
 	)
-	record := func(o *orderRun) {
-		mu.Lock()
-		res.Orders = append(res.Orders, o)
-		mu.Unlock()
-	}
 	one := func() {
 		o := placeAndFollow(ctx, followCtx, s, f, cfg)
-		record(o)
+		mu.Lock()
+		defer mu.Unlock()
+		res.Orders = append(res.Orders, o)
 	}
 
 	if cfg.Rate > 0 {

@@ -84,21 +84,16 @@ func newReport(cfg config, res result, b books, usage []containerUsage) report {
 	if r.Books == nil {
 		r.Books = []string{}
 	}
-	var post, own, client []time.Duration
-	var inWindow int
-	var lastSeen time.Time
-	var slowest *orderRun
+	var (
+		post, own, client []time.Duration
+		inWindow          int
+		lastSeen          time.Time
+		slowest           *orderRun
+	)
 	for _, o := range res.Orders {
 		r.Placed++
 		if !o.accepted() {
-			key := "error"
-			if o.PostCode != 0 {
-				key = fmt.Sprint(o.PostCode)
-			}
-			r.PostFailed[key]++
-			if _, ok := r.PostFailure[key]; !ok {
-				r.PostFailure[key] = o.PostErr
-			}
+			r.postFailed(o)
 			continue
 		}
 		r.Accepted++
@@ -132,18 +127,39 @@ func newReport(cfg config, res result, b books, usage []containerUsage) report {
 	if slowest != nil {
 		r.Slowest = slowest.TraceID
 	}
+	r.Containers = containerFigures(usage, r.Finished)
+	return r
+}
+
+// postFailed counts a POST that was not accepted by its status (or "error"), keeping the first
+// answer of each kind.
+func (r *report) postFailed(o *orderRun) {
+	key := "error"
+	if o.PostCode != 0 {
+		key = fmt.Sprint(o.PostCode)
+	}
+	r.PostFailed[key]++
+	if _, ok := r.PostFailure[key]; !ok {
+		r.PostFailure[key] = o.PostErr
+	}
+}
+
+// containerFigures turns each container's usage into the report's figures, CPU per 1,000
+// finished orders included.
+func containerFigures(usage []containerUsage, finished int) []containerFigure {
+	var figures []containerFigure
 	for _, u := range usage {
 		f := containerFigure{
 			Service: u.Service, CPUSeconds: u.CPU.Seconds(),
 			PeakMiB: mib(u.PeakMemory), MaxUsageMiB: mib(u.MaxUsage), LimitMiB: mib(u.Limit),
 			Restarts: u.Restarts, OOMKilled: u.OOMKill, NotRunningAtEnd: u.Gone,
 		}
-		if r.Finished > 0 {
-			f.CPUPer1000 = u.CPU.Seconds() / float64(r.Finished) * 1000
+		if finished > 0 {
+			f.CPUPer1000 = u.CPU.Seconds() / float64(finished) * 1000
 		}
-		r.Containers = append(r.Containers, f)
+		figures = append(figures, f)
 	}
-	return r
+	return figures
 }
 
 // summarise returns the nearest-rank percentiles of ds.
@@ -209,21 +225,26 @@ func (r report) writeTable(w io.Writer) {
 	}
 	if len(r.Containers) > 0 {
 		line("")
-		line("container\tCPU s\tCPU s/1000 orders\tpeak MiB\tcgroup max MiB\tlimit MiB\trestarts\tOOM-killed\trunning")
-		var cpu, peak float64
-		for _, c := range r.Containers {
-			line("%s\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%d\t%v\t%v", c.Service, c.CPUSeconds, c.CPUPer1000, c.PeakMiB,
-				c.MaxUsageMiB, c.LimitMiB, c.Restarts, c.OOMKilled, !c.NotRunningAtEnd)
-			cpu += c.CPUSeconds
-			peak += c.PeakMiB
-		}
-		per1000 := 0.0
-		if r.Finished > 0 {
-			per1000 = cpu / float64(r.Finished) * 1000
-		}
-		line("all\t%.1f\t%.1f\t%.0f\t\t\t\t\t", cpu, per1000, peak)
+		r.writeContainers(line)
 	}
 	tw.Flush()
+}
+
+// writeContainers writes the containers' table, with a total row.
+func (r report) writeContainers(line func(format string, args ...any)) {
+	line("container\tCPU s\tCPU s/1000 orders\tpeak MiB\tcgroup max MiB\tlimit MiB\trestarts\tOOM-killed\trunning")
+	var cpu, peak float64
+	for _, c := range r.Containers {
+		line("%s\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%d\t%v\t%v", c.Service, c.CPUSeconds, c.CPUPer1000, c.PeakMiB,
+			c.MaxUsageMiB, c.LimitMiB, c.Restarts, c.OOMKilled, !c.NotRunningAtEnd)
+		cpu += c.CPUSeconds
+		peak += c.PeakMiB
+	}
+	per1000 := 0.0
+	if r.Finished > 0 {
+		per1000 = cpu / float64(r.Finished) * 1000
+	}
+	line("all\t%.1f\t%.1f\t%.0f\t\t\t\t\t", cpu, per1000, peak)
 }
 
 // counts prints a map of counts as "A 3, B 1" in key order, or "none".

@@ -268,18 +268,7 @@ func prepare(ctx context.Context, s *shop, cfg config) (*fixture, error) {
 		f.products = append(f.products, p)
 	}
 
-	// The open loop knows how many orders it will place. The closed loop cannot: it starts with
-	// enough customers for five orders a second per client, and refill registers more while it
-	// runs.
-	expected := cfg.Rate * cfg.Duration.Seconds()
-	if cfg.Clients > 0 {
-		expected = 5 * float64(cfg.Clients) * cfg.Duration.Seconds()
-	}
-	n := int(expected)/cfg.PerCustomer + 1
-	// Spread each customer's requests thin: the gateway limits every customer to 50 requests a
-	// second, and a customer's polls count too.
-	n = max(n, 2*cfg.Clients)
-
+	n := customersNeeded(cfg)
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -311,6 +300,18 @@ func prepare(ctx context.Context, s *shop, cfg config) (*fixture, error) {
 	}
 	fmt.Fprintf(s.progress, "prepared %d products and %d customers in %s\n", len(f.products), len(f.customers), time.Since(started).Round(100*time.Millisecond))
 	return f, nil
+}
+
+// customersNeeded is how many customers prepare registers. The open loop knows how many orders
+// it will place. The closed loop cannot: it starts with enough customers for five orders a second
+// per client, and refill registers more while it runs. Each customer's requests are spread thin:
+// the gateway limits every customer to 50 requests a second, and a customer's polls count too.
+func customersNeeded(cfg config) int {
+	expected := cfg.Rate * cfg.Duration.Seconds()
+	if cfg.Clients > 0 {
+		expected = 5 * float64(cfg.Clients) * cfg.Duration.Seconds()
+	}
+	return max(int(expected)/cfg.PerCustomer+1, 2*cfg.Clients)
 }
 
 // refill registers customers in the background until ctx ends, so that the closed loop, whose
