@@ -9,7 +9,8 @@
 #   3. every rendered object decoded strictly into the typed structs of k8s.io/api and validated
 #      against the OpenAPI schema of Kubernetes $K8S_VERSION, taken from the k8s.io/kubernetes
 #      module (api/openapi-spec/swagger.json), by deploy/validate;
-#   4. each render compared with its reviewed copy in deploy/helm/tracecart/golden/.
+#   4. each render compared with its reviewed copy in deploy/helm/tracecart/golden/, and so is
+#      the list of connections its NetworkPolicies allow (<profile>.traffic.txt).
 #
 # Helm and the validator are built from the Go module proxy and kept in $TRACECART_CACHE
 # (default ~/.cache/tracecart), so only the first run pays for the builds.
@@ -87,23 +88,26 @@ refuses "at least 2" -f "$chart/values-dev.yaml" --set services.order-service.re
 say "validating every rendered object against Kubernetes $K8S_VERSION"
 renders=()
 for p in "${profiles[@]}"; do renders+=("$work/$p.yaml"); done
-"$cache/bin/tracecart-validate" -schema "$schema" -kubernetes "$K8S_VERSION" "${renders[@]}"
+# Also writes <profile>.traffic.txt: the connections the render's NetworkPolicies allow.
+"$cache/bin/tracecart-validate" -schema "$schema" -kubernetes "$K8S_VERSION" -traffic "$work" "${renders[@]}"
 
 # The throwaway secrets are random at every render: the golden copies hold a placeholder.
 mask() { sed -E 's/^(  [A-Za-z0-9_.-]+: )[A-Za-z0-9+\/=]+ # generated$/\1MASKED # generated/'; }
 say "comparing with the reviewed renders in $chart/golden"
 status=0
 for p in "${profiles[@]}"; do
-  golden="$chart/golden/$p.yaml"
   mask <"$work/$p.yaml" >"$work/$p.masked.yaml"
-  if [ "${UPDATE_GOLDEN:-}" = 1 ]; then
-    cp "$work/$p.masked.yaml" "$golden"
-    echo "wrote $golden"
-  elif ! diff -u "$golden" "$work/$p.masked.yaml"; then
-    echo "the $p render differs from $golden (above). If the change is intended:"
-    echo "  UPDATE_GOLDEN=1 bash deploy/check.sh   and commit the golden file"
-    status=1
-  fi
+  for pair in "$p.masked.yaml:$p.yaml" "$p.traffic.txt:$p.traffic.txt"; do
+    got="$work/${pair%%:*}" golden="$chart/golden/${pair#*:}"
+    if [ "${UPDATE_GOLDEN:-}" = 1 ]; then
+      cp "$got" "$golden"
+      echo "wrote $golden"
+    elif ! diff -u "$golden" "$got"; then
+      echo "the $p render differs from $golden (above). If the change is intended:"
+      echo "  make chart-golden   and review and commit the golden files"
+      status=1
+    fi
+  done
 done
 [ $status = 0 ] && say "chart ok: ${profiles[*]} linted, rendered, valid for Kubernetes $K8S_VERSION, same as golden"
 exit $status

@@ -12,13 +12,18 @@
 //     NetworkPolicy peer, HorizontalPodAutoscaler target) finds something in the same render, so
 //     a mistyped label cannot leave a policy quietly selecting nothing.
 //
-// Usage: validate -schema swagger.json [-kubernetes version] render.yaml...
+// With -traffic it also writes, for each render, the connections its NetworkPolicies allow
+// (traffic.go), for review next to the render.
+//
+// Usage: validate -schema swagger.json [-kubernetes version] [-traffic dir] render.yaml...
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -62,6 +67,13 @@ func run(args []string, stdout io.Writer) (err error) {
 			}
 		}
 		problems = append(problems, checkConsistency(objects)...)
+		if opts.trafficDir != "" {
+			name := strings.TrimSuffix(filepath.Base(path), ".yaml") + ".traffic.txt"
+			lines := strings.Join(trafficMatrix(objects), "\n") + "\n"
+			if err := os.WriteFile(filepath.Join(opts.trafficDir, name), []byte(lines), 0o644); err != nil {
+				return err
+			}
+		}
 		if len(problems) > 0 {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s (%d objects)\n", path, len(objects))

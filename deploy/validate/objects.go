@@ -20,6 +20,7 @@ import (
 type options struct {
 	schemaPath string
 	version    string
+	trafficDir string
 	files      []string
 }
 
@@ -28,12 +29,13 @@ func parseArgs(args []string) (options, error) {
 	var o options
 	fs.StringVar(&o.schemaPath, "schema", "", "the Kubernetes OpenAPI v2 document (api/openapi-spec/swagger.json)")
 	fs.StringVar(&o.version, "kubernetes", "", "the Kubernetes version the schema is from, for messages")
+	fs.StringVar(&o.trafficDir, "traffic", "", "write NAME.traffic.txt here for each NAME.yaml: the connections its NetworkPolicies allow")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	o.files = fs.Args()
 	if o.schemaPath == "" || len(o.files) == 0 {
-		return o, errors.New("usage: validate -schema swagger.json [-kubernetes version] render.yaml...")
+		return o, errors.New("usage: validate -schema swagger.json [-kubernetes version] [-traffic dir] render.yaml...")
 	}
 	return o, nil
 }
