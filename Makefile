@@ -12,7 +12,7 @@ MODULES := shared gateway user-service order-service product-service e2e
 # per test binary.
 GO_TEST_FLAGS ?= -count=1 -timeout 45m
 
-.PHONY: help test test-short vet fmt images lint
+.PHONY: help test test-short vet fmt images lint chart-check chart-golden
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,12 @@ fmt: ## gofmt every Go file
 
 images: ## build the offline stand-in images (infra/offline)
 	bash infra/offline/build.sh
+
+chart-check: ## lint and render the Helm chart, validate it against the Kubernetes schema, compare with golden/
+	bash deploy/check.sh
+
+chart-golden: ## rewrite the Helm chart's golden renders after an intended change (review the diff)
+	UPDATE_GOLDEN=1 bash deploy/check.sh
 
 # The saga benchmark against a running compose demo (docs/performance-saga.md). Bring the demo up
 # first under the compose project BENCH_PROJECT (`docker compose -p tracecart-bench ...`), whose
