@@ -134,7 +134,7 @@ func (s *Service) openDatabase(ctx context.Context) error {
 	if err := postgres.Migrate(ctx, db, s.opts.Migrations, outbox.Migrations, inbox.Migrations); err != nil {
 		return fmt.Errorf("migrate database: %w", err)
 	}
-	s.ready = append(s.ready, lifecycle.Check{Name: "postgres", Check: db.Ping})
+	s.ready = append(s.ready, lifecycle.Check{Name: "postgres", Check: postgres.Ready(db)})
 	return nil
 }
 

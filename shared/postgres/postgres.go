@@ -124,3 +124,26 @@ func waitReady(ctx context.Context, pool *pgxpool.Pool) error {
 		backoff = min(2*backoff, maxBackoff)
 	}
 }
+
+// readyWait bounds how long Ready waits for a connection: under Consul's one-second check
+// timeout, so that the check reports something rather than timing out.
+const readyWait = 500 * time.Millisecond
+
+// Ready returns a readiness check for pool that tells a busy pool from a broken database. It
+// pings the database; when no connection is free within readyWait but the pool handed out
+// connections to others meanwhile, the database is answering and the service is merely busy,
+// so the check passes. A plain ping would fail there, and Consul would take a loaded instance
+// out of rotation, turning a slow service into an absent one (docs/performance-saga.md). The
+// check still fails when the database does not answer or every connection is stuck.
+func Ready(pool *pgxpool.Pool) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, readyWait)
+		defer cancel()
+		before := pool.Stat().AcquireCount()
+		err := pool.Ping(ctx)
+		if err != nil && ctx.Err() != nil && pool.Stat().AcquireCount() > before {
+			return nil
+		}
+		return err
+	}
+}
