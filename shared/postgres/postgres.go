@@ -17,6 +17,7 @@ import (
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -33,6 +34,7 @@ type options struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 	maxConns       int32
+	name           string
 }
 
 // WithTracerProvider makes query spans go to tp instead of the global TracerProvider. Tests use it
@@ -51,6 +53,12 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // pool_max_conns parameter.
 func WithMaxConns(n int32) Option {
 	return func(o *options) { o.maxConns = n }
+}
+
+// WithName names the pool in its statistics (attribute tracecart.db.pool), so that two pools of
+// one service on the same database report separate series.
+func WithName(name string) Option {
+	return func(o *options) { o.name = name }
 }
 
 // Open connects to the database at dsn (a postgres:// URL or a keyword/value string) and returns a
@@ -90,7 +98,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*pgxpool.Pool, error
 	if err != nil {
 		return nil, fmt.Errorf("create postgres pool: %w", err)
 	}
-	if err := otelpgx.RecordStats(pool, otelpgx.WithStatsMeterProvider(o.meterProvider)); err != nil {
+	stats := []otelpgx.StatsOption{otelpgx.WithStatsMeterProvider(o.meterProvider)}
+	if o.name != "" {
+		stats = append(stats, otelpgx.WithStatsAttributes(attribute.String("tracecart.db.pool", o.name)))
+	}
+	if err := otelpgx.RecordStats(pool, stats...); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("record postgres pool statistics: %w", err)
 	}
