@@ -2,7 +2,8 @@
 // service's run holds only its own wiring:
 //
 //	telemetry   traces, metrics and logs (package telemetry), flushed last on Close
-//	database    the pool, migrated: the service's migrations, the outbox's and the inbox's
+//	database    the pool, migrated: the service's migrations, the outbox's and the inbox's;
+//	            and the saga's own pool, for the consumer's transactions and the relay
 //	kafka       every topic of the contract and the service's dead-letter topic created, a
 //	            producer, the outbox relay that feeds it, and the inbox pruner
 //	consul      the client that registers the instance, and a resolver for calling other services
@@ -55,9 +56,14 @@ type Options struct {
 
 // Service is what Start started. Its fields are for the service's own wiring to use.
 type Service struct {
-	Tel      *telemetry.Telemetry
-	Log      *slog.Logger
-	DB       *pgxpool.Pool
+	Tel *telemetry.Telemetry
+	Log *slog.Logger
+	// DB is the pool for everything but the saga: HTTP handlers, sweepers, reconcilers.
+	DB *pgxpool.Pool
+	// SagaDB is the saga's own pool: the consumer's inbox transactions (which the use cases'
+	// repositories join) and the outbox relay. With one shared pool, a burst of HTTP requests
+	// queued the saga's events behind it, and every order waited (docs/performance-saga.md).
+	SagaDB   *pgxpool.Pool
 	Producer *kafka.Producer
 	Registry *consul.Client
 	// Resolver finds other services' instances through Consul, for their clients.
@@ -97,7 +103,7 @@ func Start(ctx context.Context, opts Options) (s *Service, err error) {
 	s.Resolver = resolver
 	s.closers = append(s.closers, resolver.Close)
 	s.SagaOptions = sagakit.Options{
-		Name: opts.Service.ServiceName, Inbox: inbox.New(s.DB),
+		Name: opts.Service.ServiceName, Inbox: inbox.New(s.SagaDB),
 		TracerProvider: s.Tel.TracerProvider, MeterProvider: s.Tel.MeterProvider, Logger: s.Log,
 	}
 	return s, nil
@@ -131,11 +137,26 @@ func (s *Service) openDatabase(ctx context.Context) error {
 	}
 	s.DB = db
 	s.closers = append(s.closers, func() error { db.Close(); return nil })
+	sagaDB, err := postgres.Open(ctx, string(s.opts.Postgres.DatabaseURL), postgres.WithName("saga"),
+		postgres.WithMaxConns(sagaConns(s.opts.Kafka.Partitions)),
+		postgres.WithTracerProvider(s.Tel.TracerProvider), postgres.WithMeterProvider(s.Tel.MeterProvider))
+	if err != nil {
+		return fmt.Errorf("open the saga's database pool: %w", err)
+	}
+	s.SagaDB = sagaDB
+	s.closers = append(s.closers, func() error { sagaDB.Close(); return nil })
 	if err := postgres.Migrate(ctx, db, s.opts.Migrations, outbox.Migrations, inbox.Migrations); err != nil {
 		return fmt.Errorf("migrate database: %w", err)
 	}
-	s.ready = append(s.ready, lifecycle.Check{Name: "postgres", Check: db.Ping})
+	s.ready = append(s.ready, lifecycle.Check{Name: "postgres", Check: postgres.Ready(db)})
 	return nil
+}
+
+// sagaConns sizes the saga's pool from its work: at most one transaction per partition worker
+// of the consumer (one per partition of each topic it reads, the saga's topics at most), one
+// batch of the relay, and the relay's LISTEN connection, which it takes out of the pool.
+func sagaConns(partitions int) int32 {
+	return int32(len(events.Topics)*max(partitions, 1) + 2)
 }
 
 // startKafka creates the topics, the producer, the relay that publishes the outbox through it and
@@ -153,7 +174,7 @@ func (s *Service) startKafka(ctx context.Context) error {
 		Logger: s.Log, TracerProvider: s.Tel.TracerProvider, MeterProvider: s.Tel.MeterProvider, Propagator: s.Tel.Propagator,
 	})
 	s.closers = append(s.closers, s.Producer.Close)
-	relay := outbox.NewRelay(s.DB, s.Producer, outbox.RelayOptions{Logger: s.Log, MeterProvider: s.Tel.MeterProvider})
+	relay := outbox.NewRelay(s.SagaDB, s.Producer, outbox.RelayOptions{Logger: s.Log, MeterProvider: s.Tel.MeterProvider})
 	pruner, err := inbox.NewPruner(s.DB, k.InboxRetention, 0, s.Log)
 	if err != nil {
 		return err

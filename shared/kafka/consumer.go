@@ -110,8 +110,13 @@ const (
 	rebalanceTimeout  = 10 * time.Second
 	joinGroupBackoff  = time.Second
 
-	// commitTimeout bounds an offset commit, which blocks while the group rebalances.
+	// commitTimeout bounds handing an offset to the commit loop.
 	commitTimeout = 10 * time.Second
+	// defaultCommitInterval is how often the offsets of settled messages are sent to the broker.
+	// Committing each message on its own (kafka-go's synchronous mode) made every message wait a
+	// broker round trip before its partition's next message could start, and cost the broker one
+	// request per message; see docs/performance-saga.md.
+	defaultCommitInterval = 100 * time.Millisecond
 	// deadLetterTimeout bounds one attempt to write a message to the dead-letter topic.
 	deadLetterTimeout = 10 * time.Second
 )
@@ -152,6 +157,13 @@ type ConsumerOptions struct {
 	// and rebalances take, not how fast messages arrive. Default 250ms.
 	MaxWait time.Duration
 
+	// CommitInterval is how often the offsets of settled messages are committed, in one request
+	// for all partitions. Only a message whose handler succeeded (or that went to the dead-letter
+	// topic) is ever handed to the commit loop, so batching delays commits but never commits
+	// anything early; what a crash leaves uncommitted is delivered again, which the inbox makes
+	// harmless. Close and rebalances commit what is pending. Default 100ms.
+	CommitInterval time.Duration
+
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -184,6 +196,9 @@ func (o ConsumerOptions) withDefaults() ConsumerOptions {
 	}
 	if o.MaxWait <= 0 {
 		o.MaxWait = defaultMaxWait
+	}
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = defaultCommitInterval
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -285,8 +300,11 @@ func NewConsumer(brokers []string, opts ConsumerOptions) *Consumer {
 		// A group without a committed offset starts at the beginning: topics are created at
 		// start-up, so the first events may be written before the consumer first joins.
 		StartOffset: kafka.FirstOffset,
-		// Zero means synchronous commits: CommitMessages returns once the broker stored the offset.
-		CommitInterval:    0,
+		// Commits are batched: CommitMessages hands the offset to a loop that sends the highest
+		// settled offset of each partition every CommitInterval, and once more when the reader
+		// closes or the group rebalances. Each partition's worker settles its messages in order,
+		// so the highest settled offset has nothing unsettled before it.
+		CommitInterval:    opts.CommitInterval,
 		HeartbeatInterval: heartbeatInterval,
 		SessionTimeout:    sessionTimeout,
 		RebalanceTimeout:  rebalanceTimeout,
@@ -636,9 +654,10 @@ func (c *Consumer) deadLetterHeaders(msg kafka.Message, cause error, attempts in
 	return headers
 }
 
-// commit stores msg's offset for the group. It runs even when ctx has ended, since the message in
-// hand was settled. A failed commit is logged, not returned: the message is then delivered again to
-// whoever owns the partition next, which idempotent handlers tolerate.
+// commit hands msg's offset to the reader's commit loop, which sends it to the broker within
+// CommitInterval (see ConsumerOptions.CommitInterval). It runs even when ctx has ended, since the
+// message in hand was settled. A failed commit is logged, not returned: the message is then
+// delivered again to whoever owns the partition next, which idempotent handlers tolerate.
 func (c *Consumer) commit(ctx, spanCtx context.Context, msg kafka.Message) {
 	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()

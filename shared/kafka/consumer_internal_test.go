@@ -80,6 +80,9 @@ func TestConsumerOptionsDefaults(t *testing.T) {
 	if o.Backoff.Max < o.Backoff.Initial {
 		t.Errorf("Backoff %+v: Max below Initial", o.Backoff)
 	}
+	if o.CommitInterval != defaultCommitInterval {
+		t.Errorf("CommitInterval = %v, want %v", o.CommitInterval, defaultCommitInterval)
+	}
 	if o.Logger == nil || o.TracerProvider == nil || o.MeterProvider == nil || o.Propagator == nil {
 		t.Error("withDefaults left a nil logger or telemetry provider")
 	}

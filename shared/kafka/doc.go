@@ -11,7 +11,9 @@
 //     stored context and writes its own context into the Kafka headers, so the consumer's "process"
 //     span becomes a child of the send span.
 //   - At-least-once delivery. The [Consumer] commits an offset only after the [Handler] succeeded or
-//     the message was safely written to the dead-letter topic. Handlers must therefore be
+//     the message was safely written to the dead-letter topic; offsets are sent to the broker in
+//     batches every [ConsumerOptions.CommitInterval], so a crash redelivers up to that much of
+//     what was already handled. Handlers must therefore be
 //     idempotent; tracecart's handlers use a processed-events table keyed by the "event-id" header.
 //   - Transient errors wait; only poison is dead-lettered (see "Error policy" below).
 //

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"strconv"
 	"sync"
@@ -263,6 +264,15 @@ func routes(o Options, draining *atomic.Bool) (public, internal http.Handler) {
 	})
 	if o.Metrics != nil {
 		ops.Handle("GET /metrics", o.Metrics)
+	}
+	if o.InternalAddr != "" {
+		// The Go profiler, on the internal listener only: a profile shows the code's insides
+		// and costs CPU while it runs, so nobody outside may ask for one.
+		ops.HandleFunc("GET /debug/pprof/", pprof.Index)
+		ops.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		ops.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		ops.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		ops.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	if o.Handler == nil {
 		return mux, ops

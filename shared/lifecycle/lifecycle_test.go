@@ -223,8 +223,8 @@ func TestStuckWorkerDoesNotHoldShutdown(t *testing.T) {
 	}
 }
 
-// TestInternalListener: with InternalAddr set, /metrics and /version are answered there and
-// nowhere on the public address, which keeps serving health and the service's own routes.
+// TestInternalListener: with InternalAddr set, /metrics, /version and the profiler are answered
+// there and nowhere on the public address, which keeps serving health and the service's own routes.
 func TestInternalListener(t *testing.T) {
 	free, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -255,6 +255,8 @@ func TestInternalListener(t *testing.T) {
 		{public + "/version", http.StatusNotFound},
 		{"http://" + internalAddr + "/metrics", http.StatusOK},
 		{"http://" + internalAddr + "/version", http.StatusOK},
+		{public + "/debug/pprof/", http.StatusNotFound},
+		{"http://" + internalAddr + "/debug/pprof/", http.StatusOK},
 	} {
 		resp, err := http.Get(tc.url)
 		if err != nil {

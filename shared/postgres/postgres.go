@@ -17,6 +17,7 @@ import (
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -33,6 +34,7 @@ type options struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 	maxConns       int32
+	name           string
 }
 
 // WithTracerProvider makes query spans go to tp instead of the global TracerProvider. Tests use it
@@ -51,6 +53,12 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // pool_max_conns parameter.
 func WithMaxConns(n int32) Option {
 	return func(o *options) { o.maxConns = n }
+}
+
+// WithName names the pool in its statistics (attribute tracecart.db.pool), so that two pools of
+// one service on the same database report separate series.
+func WithName(name string) Option {
+	return func(o *options) { o.name = name }
 }
 
 // Open connects to the database at dsn (a postgres:// URL or a keyword/value string) and returns a
@@ -90,7 +98,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*pgxpool.Pool, error
 	if err != nil {
 		return nil, fmt.Errorf("create postgres pool: %w", err)
 	}
-	if err := otelpgx.RecordStats(pool, otelpgx.WithStatsMeterProvider(o.meterProvider)); err != nil {
+	stats := []otelpgx.StatsOption{otelpgx.WithStatsMeterProvider(o.meterProvider)}
+	if o.name != "" {
+		stats = append(stats, otelpgx.WithStatsAttributes(attribute.String("tracecart.db.pool", o.name)))
+	}
+	if err := otelpgx.RecordStats(pool, stats...); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("record postgres pool statistics: %w", err)
 	}
@@ -122,5 +134,28 @@ func waitReady(ctx context.Context, pool *pgxpool.Pool) error {
 		case <-timer.C:
 		}
 		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// readyWait bounds how long Ready waits for a connection: under Consul's one-second check
+// timeout, so that the check reports something rather than timing out.
+const readyWait = 500 * time.Millisecond
+
+// Ready returns a readiness check for pool that tells a busy pool from a broken database. It
+// pings the database; when no connection is free within readyWait but the pool handed out
+// connections to others meanwhile, the database is answering and the service is merely busy,
+// so the check passes. A plain ping would fail there, and Consul would take a loaded instance
+// out of rotation, turning a slow service into an absent one (docs/performance-saga.md). The
+// check still fails when the database does not answer or every connection is stuck.
+func Ready(pool *pgxpool.Pool) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, readyWait)
+		defer cancel()
+		before := pool.Stat().AcquireCount()
+		err := pool.Ping(ctx)
+		if err != nil && ctx.Err() != nil && pool.Stat().AcquireCount() > before {
+			return nil
+		}
+		return err
 	}
 }

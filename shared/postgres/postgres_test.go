@@ -187,3 +187,47 @@ func forward(client net.Conn, target string) {
 	go func() { _, _ = io.Copy(client, server); done <- struct{}{} }()
 	<-done
 }
+
+// TestReadyTellsBusyFromStuck: a pool whose every connection is in use while others keep getting
+// connections is busy and ready; one whose connections are all held and never come back is not.
+func TestReadyTellsBusyFromStuck(t *testing.T) {
+	pool := openDB(t, postgres.WithMaxConns(1))
+	ready := postgres.Ready(pool)
+	if err := ready(t.Context()); err != nil {
+		t.Fatalf("Ready on an idle pool = %v, want nil", err)
+	}
+
+	// Busy: one connection, taken and given back by a worker all the time, in turns of 300 ms
+	// so that the check's own wait runs out now and then.
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				conn, err := pool.Acquire(ctx)
+				if err != nil {
+					return
+				}
+				time.Sleep(300 * time.Millisecond)
+				conn.Release()
+			}
+		})
+	}
+	for range 3 {
+		if err := ready(t.Context()); err != nil {
+			t.Errorf("Ready on a busy pool = %v, want nil", err)
+		}
+	}
+	cancel()
+	wg.Wait()
+
+	// Stuck: the only connection is held and nobody else gets one.
+	held, err := pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	if err := ready(t.Context()); err == nil {
+		t.Error("Ready with every connection stuck = nil, want an error")
+	}
+}

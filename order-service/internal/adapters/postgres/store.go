@@ -8,6 +8,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -149,17 +150,36 @@ func findByKey(ctx context.Context, q querier, userID uuid.UUID, key string) (or
 
 // Get returns the order id if it belongs to userID. Someone else's order is reported as not
 // found, exactly like a missing one, so that order IDs reveal nothing about other customers.
+//
+// It is one statement, the lines aggregated into a JSON array beside the order's columns: a
+// customer following an order reads it several times while the saga runs, and under the saga
+// benchmark these reads were most of order-service's statements (docs/performance-saga.md).
 func (s *Store) Get(ctx context.Context, userID, id uuid.UUID) (order.Order, error) {
-	o, err := scanOrder(s.pool.QueryRow(ctx,
-		`SELECT `+orderColumns+` FROM orders WHERE id = $1 AND user_id = $2`, id, userID))
+	var raw []byte
+	o, err := scanOrder(s.pool.QueryRow(ctx, `
+		SELECT `+orderColumns+`,
+		       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+		                   'product_id', product_id, 'quantity', quantity, 'unit_price_cents', unit_price_cents)
+		               ORDER BY line_no), '[]')
+		        FROM order_lines WHERE order_id = orders.id)
+		FROM orders WHERE id = $1 AND user_id = $2`, id, userID), &raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return order.Order{}, fmt.Errorf("order %s: %w", id, order.ErrNotFound)
 	}
 	if err != nil {
 		return order.Order{}, fmt.Errorf("get order %s: %w", id, err)
 	}
-	if err := withLines(ctx, s.pool, []*order.Order{&o}); err != nil {
-		return order.Order{}, err
+	var lines []struct {
+		ProductID      uuid.UUID `json:"product_id"`
+		Quantity       int       `json:"quantity"`
+		UnitPriceCents int64     `json:"unit_price_cents"`
+	}
+	if err := json.Unmarshal(raw, &lines); err != nil {
+		return order.Order{}, fmt.Errorf("decode lines of order %s: %w", id, err)
+	}
+	o.Lines = make([]order.Line, 0, len(lines))
+	for _, l := range lines {
+		o.Lines = append(o.Lines, order.Line{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents})
 	}
 	return o, nil
 }
