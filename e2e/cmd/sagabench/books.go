@@ -29,8 +29,8 @@ type books struct {
 }
 
 // checkBooks reads the books back through the gateway, waiting up to timeout for the last
-// sagas and compensations to settle. It is long because it applies every rule of the books (orders
-// terminal, stock, money, one payment per order) in one place, in the order e2e/system states them.
+// sagas and compensations to settle: orders terminal, stock, money, one payment per order, in the
+// order e2e/system states them.
 func checkBooks(ctx context.Context, s *shop, f *fixture, timeout time.Duration) books {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -67,8 +67,7 @@ type result struct {
 }
 
 // drive places the orders (closed or open loop) and follows each to its end, then returns once
-// every order is terminal or the drain time is over. It is long because the closed and the open loop
-// share its set-up and its drain, which read better side by side than split apart.
+// every order is terminal or the drain time is over.
 func drive(ctx context.Context, s *shop, f *fixture, cfg config) result {
 	res := result{Start: time.Now()}
 	res.LoadEnd = res.Start.Add(cfg.Duration)

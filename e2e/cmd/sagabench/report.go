@@ -73,8 +73,7 @@ type containerFigure struct {
 	NotRunningAtEnd bool    `json:"not_running_at_end"`
 }
 
-// newReport turns a run's raw results into the figures of the report. It is long because it is one
-// flat list of figures, each computed once where it is named.
+// newReport turns a run's raw results into the figures of the report.
 func newReport(cfg config, res result, b books, usage []containerUsage) report {
 	r := report{
 		Label: cfg.Label, Mode: cfg.mode(), Started: res.Start, Gateway: cfg.Gateway,
@@ -181,8 +180,7 @@ func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
 func mib(b int64) float64        { return math.Round(float64(b)/(1<<20)*10) / 10 }
 
 // writeTable prints the report as aligned plain text, the same lines in the same order every
-// run, so that two runs can be put side by side or diffed. It is long because it is one line of
-// output after another, which reads best in the order it prints.
+// run, so that two runs can be put side by side or diffed.
 func (r report) writeTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	line := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }

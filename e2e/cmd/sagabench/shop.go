@@ -251,8 +251,6 @@ type fixture struct {
 
 // prepare creates the run's products and registers as many customers as the run is expected to
 // need (open loop: exactly; closed loop: an estimate, topped up during the run if short).
-// It is long because products and customers are created in parallel with their error handling
-// inline.
 func prepare(ctx context.Context, s *shop, cfg config) (*fixture, error) {
 	adminToken, err := s.login(ctx, adminEmail, demoPassword)
 	if err != nil {
