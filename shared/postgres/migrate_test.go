@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tracecart/tracecart/shared/postgres"
@@ -23,7 +24,9 @@ func sqlFiles(files map[string]string) fstest.MapFS {
 }
 
 // count runs a SELECT count(*) style query and returns its result.
-func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
+func count(t *testing.T, pool interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := pool.QueryRow(t.Context(), query, args...).Scan(&n); err != nil {

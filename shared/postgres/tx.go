@@ -34,6 +34,9 @@ type txKey struct{}
 // aftercommit.Do inside fn runs after the outermost commit, and not at all after a rollback.
 //
 // Joining is only right for one pool: tracecart services have one database each.
+//
+// Statements queued with Later inside fn are sent in one round trip after fn returns and before
+// the commit; if one fails, the transaction is rolled back and Atomic returns its error.
 func Atomic(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
 		return fn(ctx, tx)
@@ -46,13 +49,53 @@ func Atomic(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context
 	// fn, it undoes whatever fn did. Its error adds nothing to the error that brought us here.
 	defer func() { _ = tx.Rollback(ctx) }()
 
-	inner, committed := aftercommit.Begin(context.WithValue(ctx, txKey{}, tx))
+	later := &pgx.Batch{}
+	inner, committed := aftercommit.Begin(context.WithValue(context.WithValue(ctx, txKey{}, tx), laterKey{}, later))
 	if err := fn(inner, tx); err != nil {
 		return err
+	}
+	if later.Len() > 0 {
+		if err := tx.SendBatch(ctx, later).Close(); err != nil {
+			return fmt.Errorf("write the transaction's queued statements: %w", err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
 	committed()
 	return nil
+}
+
+// laterKey is the context key of the statements Later queues for the transaction Atomic runs.
+type laterKey struct{}
+
+// Later queues a write to be sent with the other queued writes of the transaction that ctx
+// carries, in one round trip just before Atomic commits it, and reports whether it could:
+// false means ctx carries no Atomic transaction, and the caller must run the statement itself.
+//
+// It is for writes whose result the code does not look at (no RETURNING, no row count): the
+// rows a use case writes after it has decided, and the outbox rows that announce them. A saga
+// step used to send each such write on its own and wait for its answer; on a busy machine every
+// round trip costs a wait for the CPU on both sides (docs/performance-saga.md). An error from a
+// queued statement (a constraint, say) surfaces from Atomic, which rolls everything back, so
+// the all-or-nothing promise is the same; only the moment the error is seen changes. A read in
+// the same transaction does not see a queued write: queue only what nothing reads back.
+func Later(ctx context.Context, sql string, args ...any) bool {
+	batch, ok := ctx.Value(laterKey{}).(*pgx.Batch)
+	if !ok {
+		return false
+	}
+	batch.Queue(sql, args...)
+	return true
+}
+
+// WriteLater queues sql with Later when ctx carries an Atomic transaction, and otherwise runs it
+// on tx at once. A repository's write helpers use it so that they work both inside Atomic (one
+// round trip for all of a step's writes) and on their own.
+func WriteLater(ctx context.Context, tx pgx.Tx, sql string, args ...any) error {
+	if Later(ctx, sql, args...) {
+		return nil
+	}
+	_, err := tx.Exec(ctx, sql, args...)
+	return err
 }

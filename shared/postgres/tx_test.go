@@ -120,3 +120,52 @@ func TestAtomicJoinsTheOuterTransaction(t *testing.T) {
 		t.Fatalf("after commit: %d rows and %d hooks, want 1 and 1", got, hooks)
 	}
 }
+
+// TestLaterWritesGoWithTheCommit: writes queued with Later are in the database once the
+// outermost Atomic commits, queued from a joined Atomic too; a queued write that fails rolls the
+// whole transaction back, the direct writes with it, and nothing runs after commit.
+func TestLaterWritesGoWithTheCommit(t *testing.T) {
+	pool := openDB(t)
+	ctx := t.Context()
+	if _, err := pool.Exec(ctx, "CREATE TABLE later (name text PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	if postgres.Later(ctx, "INSERT INTO later VALUES ('outside')") {
+		t.Fatal("Later queued a write outside any transaction")
+	}
+
+	err := postgres.Atomic(ctx, pool, func(ctx context.Context, tx pgx.Tx) error {
+		if !postgres.Later(ctx, "INSERT INTO later VALUES ($1)", "queued") {
+			t.Fatal("Later refused inside Atomic")
+		}
+		if got := count(t, tx, "SELECT count(*) FROM later"); got != 0 {
+			t.Errorf("a queued write was sent before the commit (%d rows)", got)
+		}
+		return postgres.Atomic(ctx, pool, func(ctx context.Context, _ pgx.Tx) error {
+			postgres.Later(ctx, "INSERT INTO later VALUES ($1)", "joined")
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM later"); got != 2 {
+		t.Fatalf("%d rows after the commit, want the 2 queued", got)
+	}
+
+	hooks := 0
+	err = postgres.Atomic(ctx, pool, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO later VALUES ('direct')"); err != nil {
+			return err
+		}
+		postgres.Later(ctx, "INSERT INTO later VALUES ($1)", "queued") // a duplicate key
+		aftercommit.Do(ctx, func() { hooks++ })
+		return nil
+	})
+	if err == nil {
+		t.Fatal("Atomic succeeded although a queued write violated the primary key")
+	}
+	if got := count(t, pool, "SELECT count(*) FROM later WHERE name = 'direct'"); got != 0 || hooks != 0 {
+		t.Errorf("after the failed queued write: direct row %d, hooks %d; want the whole transaction undone", got, hooks)
+	}
+}

@@ -113,7 +113,8 @@ func insertLines(ctx context.Context, tx pgx.Tx, o order.Order) error {
 	for i, l := range o.Lines {
 		lineNos[i], products[i], quantities[i], prices[i] = int32(i+1), l.ProductID, int32(l.Quantity), l.UnitPriceCents
 	}
-	_, err := tx.Exec(ctx, `
+	// Queued for the commit with the outbox rows (postgres.WriteLater): nothing reads them back.
+	err := pgkit.WriteLater(ctx, tx, `
 		INSERT INTO order_lines (order_id, line_no, product_id, quantity, unit_price_cents)
 		SELECT $1, t.line_no, t.product_id, t.quantity, t.unit_price_cents
 		FROM unnest($2::integer[], $3::uuid[], $4::integer[], $5::bigint[])

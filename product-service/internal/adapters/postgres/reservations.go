@@ -173,7 +173,9 @@ func insertReservation(ctx context.Context, tx pgx.Tx, r app.Reservation) error 
 	if err != nil {
 		return fmt.Errorf("encode lines of order %s: %w", r.OrderID, err)
 	}
-	_, err = tx.Exec(ctx, `
+	// Queued for the commit (postgres.WriteLater), with the outbox rows: a unique violation (a
+	// racing transaction inserted one) fails the commit instead of this call, with the same effect.
+	err = sharedpg.WriteLater(ctx, tx, `
 		INSERT INTO reservations (order_id, status, lines, reason, trace_context)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5)`,
 		r.OrderID, string(r.Status), raw, r.Reason, telemetry.Store(ctx))

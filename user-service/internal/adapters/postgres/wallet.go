@@ -109,7 +109,9 @@ func topUpByKey(ctx context.Context, tx pgx.Tx, userID uuid.UUID, idempotencyKey
 
 // saveBalance writes a wallet's new balance.
 func saveBalance(ctx context.Context, tx pgx.Tx, userID uuid.UUID, balanceCents int64) error {
-	if _, err := tx.Exec(ctx, `UPDATE users SET balance_cents = $2 WHERE id = $1`, userID, balanceCents); err != nil {
+	// Queued for the commit (postgres.WriteLater): the user's row is locked and nothing reads it
+	// back in this transaction.
+	if err := postgres.WriteLater(ctx, tx, `UPDATE users SET balance_cents = $2 WHERE id = $1`, userID, balanceCents); err != nil {
 		return fmt.Errorf("update balance of %s: %w", userID, err)
 	}
 	return nil
@@ -125,7 +127,7 @@ func insertLedger(ctx context.Context, tx pgx.Tx, userID uuid.UUID, t wallet.Tra
 	if t.OrderID != uuid.Nil {
 		orderID = t.OrderID
 	}
-	_, err := tx.Exec(ctx, `
+	err := postgres.WriteLater(ctx, tx, `
 		INSERT INTO wallet_transactions (id, user_id, kind, amount_cents, balance_after_cents, order_id, idempotency_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		t.ID, userID, t.Kind, t.AmountCents, t.BalanceAfterCents, orderID, key)
