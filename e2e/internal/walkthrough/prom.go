@@ -11,21 +11,30 @@ import (
 	"time"
 )
 
-// promVector is the part of Prometheus's instant query answer the checks read.
+// promVector is the part of Prometheus's instant query answer the checks read. Result stays
+// empty unless the result type is a vector.
 type promVector struct {
 	Data struct {
 		ResultType string `json:"resultType"`
 		Result     []struct {
 			Metric map[string]string `json:"metric"`
 			Value  [2]any            `json:"value"`
-		} `json:"result"`
+		} `json:"-"`
+		Raw json.RawMessage `json:"result"`
 	} `json:"data"`
 }
 
 func (ch *Checker) query(ctx context.Context, expr string) (promVector, error) {
 	var v promVector
-	err := ch.getJSON(ctx, ch.Prometheus, "/api/v1/query", url.Values{"query": {expr}}, &v)
-	return v, err
+	if err := ch.getJSON(ctx, ch.Prometheus, "/api/v1/query", url.Values{"query": {expr}}, &v); err != nil {
+		return v, err
+	}
+	if v.Data.ResultType == "vector" {
+		if err := json.Unmarshal(v.Data.Raw, &v.Data.Result); err != nil {
+			return v, fmt.Errorf("query %s: %v", expr, err)
+		}
+	}
+	return v, nil
 }
 
 // checkPromQL holds when the instant query returns at least one sample. When it returns none and
