@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tracecart/tracecart/e2e/internal/walkthrough"
+	"github.com/tracecart/tracecart/shared/testinfra"
 )
 
 // startCommand is the command every walkthrough starts the demo with, the README's. The suite
@@ -34,6 +35,7 @@ const startCommand = "docker compose up -d --build"
 // TRACECART_WALKTHROUGH_RECORD=<dir> (relative to the repository root) writes each trace
 // claim's matched trace to <dir>/<page>-<line>.txt: docs/walkthroughs/output holds those.
 func runWalkthroughs(t *testing.T, stack *composeStack) {
+	t.Helper()
 	pages, err := walkthrough.LoadDir(filepath.Join(stack.root, "docs", "walkthroughs"))
 	if err != nil {
 		t.Fatal(err)
@@ -68,4 +70,25 @@ func runWalkthroughs(t *testing.T, stack *composeStack) {
 	for _, page := range pages {
 		runner.RunPage(t, page)
 	}
+}
+
+// TestWalkthroughsOnRunningDemo runs the pages against a demo that is already up on the default
+// ports, for authors writing a page: TRACECART_WALKTHROUGH_DEMO names its compose project (the
+// root compose.yaml's is "tracecart"), e.g.
+//
+//	make demo    # or COMPOSE_FILE=infra/offline/compose.yaml make demo
+//	cd e2e && TRACECART_WALKTHROUGH_DEMO=tracecart go test ./observability -run TestWalkthroughsOnRunningDemo -v
+//
+// CI does not set it: there the pages run inside TestComposeStack.
+func TestWalkthroughsOnRunningDemo(t *testing.T) {
+	project := os.Getenv("TRACECART_WALKTHROUGH_DEMO")
+	if project == "" {
+		t.Skip("set TRACECART_WALKTHROUGH_DEMO=<compose project> to run the pages on a running demo")
+	}
+	root, err := testinfra.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The running demo's own compose settings (COMPOSE_FILE) come from the caller's environment.
+	runWalkthroughs(t, &composeStack{root: root, project: project, env: []string{"COMPOSE_PROJECT_NAME=" + project}})
 }
