@@ -187,3 +187,31 @@ gateway: POST /api/orders (40.0 ms)
 		t.Errorf("recorded:\n%s\nwant:\n%s", raw, want)
 	}
 }
+
+func TestTraceByID(t *testing.T) {
+	ch := fakeBackends(t)
+	file := filepath.Join(t.TempDir(), "trace")
+	if err := os.WriteFile(file, []byte("bbbb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for claim, want := range map[string]string{
+		`trace traceid=@` + file + ` service=product-service root="POST /api/orders" span="send orders"`: "",
+		`trace traceid=bbbb span="GET /products/{id}" minms=1000`:                                        "",
+		`trace traceid=@` + file + ` span="handle order.created"`:                                        `trace bbbb lacks: a span with span="handle order.created"`,
+		`trace traceid=@` + file + ` service=user-service`:                                               "trace bbbb has no span of user-service",
+		`trace traceid=cccc span="send orders"`:                                                          "404",
+		`trace traceid=@/nonexistent/trace span=x`:                                                       "no such file",
+	} {
+		c, err := ParseClaim(claim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ch.Check(t.Context(), "09-sample", c)
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: error %v, want %q", claim, err, want)
+		}
+	}
+	if _, err := ParseClaim(`trace traceid=bbbb tag:order.id=1`); err == nil {
+		t.Error("traceid= with a search tag was accepted")
+	}
+}

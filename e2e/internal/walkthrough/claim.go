@@ -39,7 +39,8 @@ type Claim struct {
 
 // TraceQuery is a `trace` claim: a Jaeger search and the conditions on the traces it returns.
 type TraceQuery struct {
-	Service   string            // service=, required: the search's service
+	TraceID   string            // traceid=: this one trace, no search (a value may be @file)
+	Service   string            // service=: the search's service, required without traceid=
 	Operation string            // operation=: the search's operation
 	Tags      map[string]string // tag:k=v: the search's tags
 	Root      string            // root=: the trace's root span has this name
@@ -127,6 +128,8 @@ func (c *Claim) parseTrace(rest string) error {
 			return fmt.Errorf("term %q is not key=value", term)
 		}
 		switch {
+		case key == "traceid":
+			q.TraceID = value
 		case key == "service":
 			q.Service = value
 		case key == "operation":
@@ -154,8 +157,11 @@ func (c *Claim) parseTrace(rest string) error {
 			return fmt.Errorf("unknown trace term %q", key)
 		}
 	}
-	if q.Service == "" {
-		return fmt.Errorf("a trace claim needs service=<the search's service>")
+	if q.TraceID != "" && (q.Operation != "" || len(q.Tags) > 0) {
+		return fmt.Errorf("traceid= names the trace: operation= and tag: (search terms) do not apply")
+	}
+	if q.Service == "" && q.TraceID == "" {
+		return fmt.Errorf("a trace claim needs service=<the search's service> (or traceid=)")
 	}
 	c.Trace = q
 	return nil

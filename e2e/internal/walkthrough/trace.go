@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -49,6 +50,9 @@ const traceLimit = 100
 // checkTrace searches Jaeger and holds when one trace meets every condition; it returns that
 // trace as a text tree. Otherwise the error shows the trace that met the most conditions.
 func (ch *Checker) checkTrace(ctx context.Context, q TraceQuery) (string, error) {
+	if q.TraceID != "" {
+		return ch.checkTraceByID(ctx, q)
+	}
 	now := time.Now()
 	params := url.Values{
 		"service": {q.Service},
@@ -88,6 +92,40 @@ func (ch *Checker) checkTrace(ctx context.Context, q TraceQuery) (string, error)
 	}
 	return "", fmt.Errorf("none of the %d traces Jaeger found meets every condition; the closest, %s, lacks: %s\nits spans:\n%s",
 		len(answer.Data), closest.TraceID, strings.Join(closestMissing, "; "), firstLines(closest.tree(), 40))
+}
+
+// checkTraceByID checks one trace, named by traceid=: either the ID itself or, written @<file>,
+// the file an earlier sh block wrote it to (e.g. traceid=@/tmp/tracecart-01.trace, from the
+// gateway's X-Trace-Id header). That ties the claim to the reader's own order rather than to
+// any trace of the right shape.
+func (ch *Checker) checkTraceByID(ctx context.Context, q TraceQuery) (string, error) {
+	id := q.TraceID
+	if file, ok := strings.CutPrefix(id, "@"); ok {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("traceid=%s: %v", q.TraceID, err)
+		}
+		if id = strings.TrimSpace(string(raw)); id == "" {
+			return "", fmt.Errorf("traceid=%s: the file is empty", q.TraceID)
+		}
+	}
+	var answer struct {
+		Data []jaegerTrace `json:"data"`
+	}
+	if err := ch.getJSON(ctx, ch.Jaeger, "/api/traces/"+url.PathEscape(id), nil, &answer); err != nil {
+		return "", err
+	}
+	if len(answer.Data) != 1 {
+		return "", fmt.Errorf("Jaeger returned %d traces for %s", len(answer.Data), id)
+	}
+	tr := answer.Data[0]
+	if q.Service != "" && !slices.ContainsFunc(tr.Spans, func(s jaegerSpan) bool { return tr.service(s) == q.Service }) {
+		return "", fmt.Errorf("trace %s has no span of %s; its spans:\n%s", id, q.Service, firstLines(tr.tree(), 40))
+	}
+	if missing := q.unmet(tr); len(missing) > 0 {
+		return "", fmt.Errorf("trace %s lacks: %s\nits spans:\n%s", id, strings.Join(missing, "; "), firstLines(tr.tree(), 40))
+	}
+	return tr.tree(), nil
 }
 
 // unmet lists the conditions the trace does not meet.
