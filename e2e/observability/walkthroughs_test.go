@@ -62,7 +62,7 @@ func runWalkthroughs(t *testing.T, stack *composeStack) {
 		},
 		Skip: func(b walkthrough.Block) string {
 			if strings.TrimSpace(b.Text) == startCommand {
-				return "the suite ran `" + startCommand + "` before the pages"
+				return "the demo is up already (TestComposeStack ran `" + startCommand + "`, or you did for TestWalkthroughsOnRunningDemo)"
 			}
 			return ""
 		},

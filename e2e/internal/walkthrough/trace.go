@@ -91,7 +91,7 @@ func (ch *Checker) checkTrace(ctx context.Context, q TraceQuery) (string, error)
 		}
 	}
 	return "", fmt.Errorf("none of the %d traces Jaeger found meets every condition; the closest, %s, lacks: %s\nits spans:\n%s",
-		len(answer.Data), closest.TraceID, strings.Join(closestMissing, "; "), firstLines(closest.tree(), 40))
+		len(answer.Data), closest.TraceID, strings.Join(closestMissing, "; "), firstLines(closest.tree(), 150))
 }
 
 // checkTraceByID checks one trace, named by traceid=: either the ID itself or, written @<file>,
@@ -120,10 +120,10 @@ func (ch *Checker) checkTraceByID(ctx context.Context, q TraceQuery) (string, er
 	}
 	tr := answer.Data[0]
 	if q.Service != "" && !slices.ContainsFunc(tr.Spans, func(s jaegerSpan) bool { return tr.service(s) == q.Service }) {
-		return "", fmt.Errorf("trace %s has no span of %s; its spans:\n%s", id, q.Service, firstLines(tr.tree(), 40))
+		return "", fmt.Errorf("trace %s has no span of %s; its spans:\n%s", id, q.Service, firstLines(tr.tree(), 150))
 	}
 	if missing := q.unmet(tr); len(missing) > 0 {
-		return "", fmt.Errorf("trace %s lacks: %s\nits spans:\n%s", id, strings.Join(missing, "; "), firstLines(tr.tree(), 40))
+		return "", fmt.Errorf("trace %s lacks: %s\nits spans:\n%s", id, strings.Join(missing, "; "), firstLines(tr.tree(), 150))
 	}
 	return tr.tree(), nil
 }
