@@ -55,3 +55,12 @@ BENCH_FLAGS ?= -clients 4 -duration 20s
 .PHONY: bench-saga
 bench-saga: ## measure the order saga against the running compose demo (BENCH_FLAGS, BENCH_GATEWAY, BENCH_PROJECT)
 	go run ./e2e/cmd/sagabench -gateway '$(BENCH_GATEWAY)' -project='$(BENCH_PROJECT)' $(BENCH_FLAGS)
+
+# Fault scenarios for the running demo (docs/walkthroughs): `make scenario` lists them,
+# `make scenario NAME=product-slow STATE=on` switches one, `NAME=all STATE=off` every one.
+NAME ?=
+STATE ?=
+.PHONY: scenario
+scenario: ## list the fault scenarios, or switch one: NAME=<scenario> STATE=on|off
+	@if [ -z "$(NAME)" ]; then go run ./shared/cmd/tracecart-scenario list; \
+	else go run ./shared/cmd/tracecart-scenario '$(NAME)' '$(STATE)'; fi

@@ -33,6 +33,7 @@ import (
 	"github.com/tracecart/tracecart/shared/config"
 	"github.com/tracecart/tracecart/shared/discovery"
 	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/featureflag"
 	"github.com/tracecart/tracecart/shared/httpclient"
 	"github.com/tracecart/tracecart/shared/httpserver"
 	"github.com/tracecart/tracecart/shared/inbox"
@@ -68,6 +69,9 @@ type Service struct {
 	Registry *consul.Client
 	// Resolver finds other services' instances through Consul, for their clients.
 	Resolver discovery.Resolver
+	// Flags are the scenario flags (shared/featureflag): nil, every flag off, when the service
+	// has no FLAGS_FILE.
+	Flags *featureflag.Flags
 	// SagaOptions are the settings of a saga consumer that only Routes are missing from.
 	SagaOptions sagakit.Options
 
@@ -86,6 +90,9 @@ func Start(ctx context.Context, opts Options) (s *Service, err error) {
 		}
 	}()
 	if err := s.startTelemetry(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.openFlags(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.openDatabase(ctx); err != nil {
@@ -124,6 +131,16 @@ func (s *Service) startTelemetry(ctx context.Context) error {
 		defer cancel()
 		return tel.Shutdown(ctx)
 	})
+	return nil
+}
+
+func (s *Service) openFlags(ctx context.Context) error {
+	flags, err := featureflag.Open(ctx, s.opts.Service.FlagsFile, s.Log)
+	if err != nil {
+		return fmt.Errorf("scenario flags: %w", err)
+	}
+	s.Flags = flags
+	s.closers = append(s.closers, func() error { return flags.Close(context.WithoutCancel(ctx)) })
 	return nil
 }
 

@@ -41,6 +41,9 @@ type Service struct {
 	// ShutdownTimeout bounds the rest of graceful shutdown: draining HTTP, finishing the
 	// message in hand and flushing telemetry.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// FlagsFile is the scenario flag file in flagd's format (infra/flags/demo.flagd.json in the
+	// demo), re-read while the service runs; empty leaves every flag off (shared/featureflag).
+	FlagsFile string `env:"FLAGS_FILE"`
 	// LogLevel is the minimum level logged: debug, info, warn or error (slog's names).
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 }

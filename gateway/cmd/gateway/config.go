@@ -29,6 +29,11 @@ type Config struct {
 	// BREAKER_* variables), and retries.
 	config.Breaker
 	RetryMaxAttempts int `env:"RETRY_MAX_ATTEMPTS" envDefault:"3"`
+	// UpstreamMaxInFlight bounds the requests in flight to each service; more are refused at
+	// once with 503 (proxy.Limit explains why). 0 is no bound. 64 lets a service that answers in
+	// 10 ms take over 6,000 requests a second and keeps a queue at one that answers slower to
+	// under a second at 100 requests a second.
+	UpstreamMaxInFlight int `env:"UPSTREAM_MAX_IN_FLIGHT" envDefault:"64"`
 
 	// Token verification: user-service's key set, through Consul like any call.
 	JWKSURL     string `env:"JWKS_URL" envDefault:"http://user-service/.well-known/jwks.json"`
@@ -68,6 +73,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryMaxAttempts < 1 {
 		errs = append(errs, &config.VarError{Key: "RETRY_MAX_ATTEMPTS", Err: errors.New("must be at least 1 (1 disables retries)")})
+	}
+	if c.UpstreamMaxInFlight < 0 {
+		errs = append(errs, &config.VarError{Key: "UPSTREAM_MAX_IN_FLIGHT", Err: fmt.Errorf("must be 0 (no bound) or more, got %d", c.UpstreamMaxInFlight)})
 	}
 	if !(c.RateLimitRPS > 0) {
 		errs = append(errs, &config.VarError{Key: "RATE_LIMIT_RPS", Err: fmt.Errorf("must be positive, got %v", c.RateLimitRPS)})

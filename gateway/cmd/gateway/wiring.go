@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/tracecart/tracecart/gateway/internal/httpapi"
 	"github.com/tracecart/tracecart/gateway/internal/httpcache"
 	"github.com/tracecart/tracecart/gateway/internal/proxy"
@@ -48,7 +50,7 @@ func newHandler(cfg Config, tel *telemetry.Telemetry, resolver discovery.Resolve
 	if err != nil {
 		return nil, fmt.Errorf("build response cache: %w", err)
 	}
-	upstreams, err := newUpstreams(cfg, transport, tel.Logger)
+	upstreams, err := newUpstreams(cfg, transport, tel.Logger, tel.MeterProvider.Meter("github.com/tracecart/tracecart/gateway/internal/proxy"))
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +91,16 @@ func newTransport(cfg Config, tel *telemetry.Telemetry, resolver discovery.Resol
 }
 
 // newUpstreams builds a proxy per route group, each with the route group's timeout.
-func newUpstreams(cfg Config, transport http.RoundTripper, logger *slog.Logger) (httpapi.Upstreams, error) {
+func newUpstreams(cfg Config, transport http.RoundTripper, logger *slog.Logger, meter metric.Meter) (httpapi.Upstreams, error) {
 	opts := proxy.Options{Transport: transport, RetryAfter: cfg.BreakerOpenTimeout, Logger: logger}
+	limits := map[string]*proxy.Limit{}
+	for _, service := range []string{cfg.UserService, cfg.ProductService, cfg.OrderService} {
+		l, err := proxy.NewLimit(service, cfg.UpstreamMaxInFlight, meter)
+		if err != nil {
+			return httpapi.Upstreams{}, err
+		}
+		limits[service] = l
+	}
 	var upstreams httpapi.Upstreams
 	for _, u := range []struct {
 		dst     *http.Handler
@@ -102,7 +112,9 @@ func newUpstreams(cfg Config, transport http.RoundTripper, logger *slog.Logger) 
 		{&upstreams.Products, cfg.ProductService, cfg.ProductsTimeout},
 		{&upstreams.Orders, cfg.OrderService, cfg.OrdersTimeout},
 	} {
-		h, err := proxy.New(proxy.Upstream{Service: u.service, StripPrefix: "/api", Timeout: u.timeout}, opts)
+		h, err := proxy.New(proxy.Upstream{
+			Service: u.service, StripPrefix: "/api", Timeout: u.timeout, Limit: limits[u.service],
+		}, opts)
 		if err != nil {
 			return httpapi.Upstreams{}, fmt.Errorf("build proxy to %s: %w", u.service, err)
 		}

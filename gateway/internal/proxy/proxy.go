@@ -50,6 +50,9 @@ type Upstream struct {
 	// included. Each route gets its own, because a login (a deliberately slow password hash)
 	// and a catalogue read deserve different patience.
 	Timeout time.Duration
+	// Limit bounds the requests in flight to the service; nil is no bound. Routes to the same
+	// service share one.
+	Limit *Limit
 }
 
 // Options is what every upstream's proxy shares.
@@ -88,6 +91,11 @@ type proxy struct {
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	release, ok := p.upstream.Limit.admit(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(r.Context(), p.upstream.Timeout)
 	defer cancel()
 	p.rp.ServeHTTP(w, r.WithContext(ctx))

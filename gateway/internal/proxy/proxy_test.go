@@ -21,6 +21,12 @@ import (
 // newProxy returns a proxy to "catalogue", which resolves to addr.
 func newProxy(t *testing.T, addr string) http.Handler {
 	t.Helper()
+	return newLimitedProxy(t, addr, nil)
+}
+
+// newLimitedProxy returns a proxy to "catalogue", which resolves to addr, bounded by limit.
+func newLimitedProxy(t *testing.T, addr string, limit *Limit) http.Handler {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	transport, err := NewTransport(TransportOptions{
 		Resolver:       discovery.NewStaticResolver(map[string][]string{"catalogue": {addr}}),
@@ -31,7 +37,7 @@ func newProxy(t *testing.T, addr string) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Upstream{Service: "catalogue", StripPrefix: "/api", Timeout: 2 * time.Second},
+	p, err := New(Upstream{Service: "catalogue", StripPrefix: "/api", Timeout: 2 * time.Second, Limit: limit},
 		Options{Transport: transport, RetryAfter: 3 * time.Second, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

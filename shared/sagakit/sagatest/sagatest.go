@@ -69,7 +69,7 @@ func Run(t *testing.T, setup func(t *testing.T, tel Telemetry) Subject) {
 		{"DuplicateHasOneEffect", duplicateHasOneEffect},
 		{"ConcurrentDuplicatesHaveOneEffect", concurrentDuplicatesHaveOneEffect},
 		{"MalformedIsDeadLettered", malformedIsDeadLettered},
-		{"UnknownTypeIsRecordedAndSkipped", unknownTypeIsRecordedAndSkipped},
+		{"UnknownTypeIsSkippedWithoutATrace", unknownTypeIsSkipped},
 		{"UnknownVersionIsDeadLettered", unknownVersionIsDeadLettered},
 		{"TraceContinues", traceContinues},
 	}
@@ -158,14 +158,19 @@ func malformedIsDeadLettered(t *testing.T, s Subject, _ *tracetest.SpanRecorder,
 	}
 }
 
-func unknownTypeIsRecordedAndSkipped(t *testing.T, s Subject, _ *tracetest.SpanRecorder, _ trace.TracerProvider) {
+// unknownTypeIsSkipped: a type the consumer has no route for costs nothing: no inbox row (no
+// transaction at all), no span, no effect.
+func unknownTypeIsSkipped(t *testing.T, s Subject, spans *tracetest.SpanRecorder, _ trace.TracerProvider) {
 	ev := s.Event(t)
 	ev.Type = "test.added-after-this-code-was-written"
 	if err := s.Consumer.Handle(t.Context(), record(t, ev)); err != nil {
 		t.Fatalf("an unknown event type: %v, want it skipped", err)
 	}
-	if !recorded(t, s, ev) {
-		t.Error("the unknown event type was not recorded in the inbox")
+	if recorded(t, s, ev) {
+		t.Error("the unknown event type was recorded in the inbox: a transaction for nothing")
+	}
+	if n := len(handleSpans(spans, ev)); n != 0 {
+		t.Errorf("the unknown event type has %d handle spans, want none", n)
 	}
 	if n := len(pgtest.OutboxEvents(t, s.DB, ev.OrderID.String())); n != 0 {
 		t.Errorf("the unknown event type emitted %d events", n)
