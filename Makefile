@@ -12,10 +12,19 @@ MODULES := shared gateway user-service order-service product-service e2e
 # per test binary.
 GO_TEST_FLAGS ?= -count=1 -timeout 45m
 
-.PHONY: help test test-short vet fmt images lint chart-check chart-golden
+.PHONY: help test test-short vet fmt images lint chart-check chart-golden demo demo-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+# The demo is the root compose.yaml, exactly what `docker compose up -d --build` starts. On a
+# machine without a registry, build the stand-ins (make images) and export
+# COMPOSE_FILE=infra/offline/compose.yaml first: both targets pass the environment on.
+demo: ## bring the compose demo up in the background, building the service images
+	docker compose up -d --build
+
+demo-down: ## stop the compose demo and remove its data (needed when switching image sets)
+	docker compose down --volumes
 
 test: ## run every test (needs Docker; set TRACECART_IMAGES_FILE=infra/offline/images.env to use stand-ins)
 	go test $(GO_TEST_FLAGS) $(addprefix ./,$(addsuffix /...,$(MODULES)))
