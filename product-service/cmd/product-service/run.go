@@ -37,8 +37,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	defer func() { err = errors.Join(err, svc.Close()) }()
 
-	// The use cases over the database, and the saga's events routed to them.
-	shop, err := app.New(postgres.NewCatalog(svc.DB), postgres.NewReservations(svc.DB), svc.Tel.MeterProvider)
+	// The use cases over the database (reads queue for one connection in the contention
+	// scenario), and the saga's events routed to them.
+	products := postgres.WithSingleConnection(postgres.NewCatalog(svc.DB), svc.Flags, svc.Tel.TracerProvider)
+	shop, err := app.New(products, postgres.NewReservations(svc.DB), svc.Tel.MeterProvider)
 	if err != nil {
 		return err
 	}
@@ -70,7 +72,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	api, err := httpapi.NewServer(httpapi.Deps{Catalogue: shop, Verifier: verifier, Router: svc.RouterOptions()})
+	api, err := httpapi.NewServer(httpapi.Deps{Catalogue: shop, Verifier: verifier, Router: svc.RouterOptions(), Flags: svc.Flags})
 	if err != nil {
 		return fmt.Errorf("build http api: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracecart/tracecart/product-service/internal/adapters/httpapi"
 	"github.com/tracecart/tracecart/product-service/internal/adapters/postgres"
@@ -24,6 +25,7 @@ import (
 	"github.com/tracecart/tracecart/product-service/internal/domain/catalog"
 	"github.com/tracecart/tracecart/product-service/migrations"
 	"github.com/tracecart/tracecart/shared/auth"
+	"github.com/tracecart/tracecart/shared/featureflag"
 	"github.com/tracecart/tracecart/shared/httpserver"
 	"github.com/tracecart/tracecart/shared/postgres/pgtest"
 	"github.com/tracecart/tracecart/shared/testinfra"
@@ -47,6 +49,13 @@ type api struct {
 }
 
 func newAPI(t *testing.T) *api {
+	t.Helper()
+	return newAPIWith(t, nil, nil)
+}
+
+// newAPIWith is newAPI with scenario flags (nil: none) and a tracer provider for the server
+// spans (nil: the global one, a no-op in tests).
+func newAPIWith(t *testing.T, flags *featureflag.Flags, tracers trace.TracerProvider) *api {
 	t.Helper()
 	pool := pgtest.New(t, migrations.Set)
 	catalogue, err := app.New(postgres.NewCatalog(pool), postgres.NewReservations(pool), noop.NewMeterProvider())
@@ -75,8 +84,10 @@ func newAPI(t *testing.T) *api {
 	}
 
 	handler, err := httpapi.NewServer(httpapi.Deps{
-		Router:    httpserver.RouterOptions{ServiceName: "product-service", Logger: slog.New(slog.DiscardHandler)},
-		Catalogue: catalogue, Verifier: verifier,
+		Router: httpserver.RouterOptions{
+			ServiceName: "product-service", Logger: slog.New(slog.DiscardHandler), TracerProvider: tracers,
+		},
+		Catalogue: catalogue, Verifier: verifier, Flags: flags,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/tracecart/tracecart/product-service/internal/app"
 	"github.com/tracecart/tracecart/product-service/internal/domain/catalog"
 	"github.com/tracecart/tracecart/shared/auth"
+	"github.com/tracecart/tracecart/shared/featureflag"
 	"github.com/tracecart/tracecart/shared/httpserver"
 )
 
@@ -39,6 +40,9 @@ type Deps struct {
 	// Catalogue is the use cases; Verifier checks the bearer tokens of admin writes.
 	Catalogue Catalogue
 	Verifier  *auth.Verifier
+	// Flags are the scenario flags that switch the demo faults of the reads on (faults.go);
+	// nil leaves them off.
+	Flags *featureflag.Flags
 }
 
 // NewServer returns the API's handler: the shared router with this package's error mapping and
@@ -60,8 +64,9 @@ func NewServer(d Deps) (http.Handler, error) {
 		return auth.Middleware(verifier)(auth.RequireRole(RoleAdmin)(h))
 	}
 
-	router.HandleFunc("/products", s.list).Methods(http.MethodGet)
-	router.HandleFunc("/products/{id}", s.get).Methods(http.MethodGet)
+	faults := newReadFaults(d.Flags)
+	router.HandleFunc("/products", faults.wrap(s.list)).Methods(http.MethodGet)
+	router.HandleFunc("/products/{id}", faults.wrap(s.get)).Methods(http.MethodGet)
 
 	router.Handle("/products", adminOnly(s.create)).Methods(http.MethodPost)
 	router.Handle("/products/{id}", adminOnly(s.update)).Methods(http.MethodPut)
