@@ -134,7 +134,13 @@ func (ch *Checker) do(ctx context.Context, method, u, token string, payload any)
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	// Jaeger's search answers are large (a saga's trace is about 100 KB): allow 64 MiB, and say
+	// so when an answer is cut rather than fail later on half a JSON document.
+	const limit = 64 << 20
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && len(body) > limit {
+		err = fmt.Errorf("%s %s: the answer is larger than %d MiB; narrow the query", method, u, limit>>20)
+	}
 	return resp.StatusCode, body, err
 }
 

@@ -166,11 +166,28 @@ func (c SpanCondition) matches(s jaegerSpan) bool {
 		return false
 	}
 	for k, v := range c.Attrs {
-		if !s.hasTag(k, v) {
+		if !s.hasTag(k, v) && !(c.Event != "" && s.eventHas(c.Event, k, v)) {
 			return false
 		}
 	}
 	return float64(s.Duration)/1000 >= c.MinMS
+}
+
+// eventHas reports whether one of the span's events named event has the field key = value: with
+// event= before it, attr: may name the event's attributes as well as the span's
+// (event=feature_flag.evaluation attr:feature_flag.key=productCatalogSlow).
+func (s jaegerSpan) eventHas(event, key, value string) bool {
+	for _, log := range s.Logs {
+		named, has := false, false
+		for _, f := range log.Fields {
+			named = named || (f.Key == "event" && fmt.Sprint(f.Value) == event)
+			has = has || (f.Key == key && fmt.Sprint(f.Value) == value)
+		}
+		if named && has {
+			return true
+		}
+	}
+	return false
 }
 
 // String writes the condition back in the claim's own terms, for failure messages.
