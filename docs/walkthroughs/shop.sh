@@ -28,6 +28,11 @@ shop_order() {
 		sed -n 's/^{"id":"\([^"]*\)".*/\1/p'
 }
 
+# shop_cancel TOKEN ORDER cancels an order (a CONFIRMED one is refunded and restocked).
+shop_cancel() {
+	curl -sf -X POST "$GATEWAY/api/orders/$2/cancel" -H "Authorization: Bearer $1" >/dev/null
+}
+
 # shop_status TOKEN ORDER prints the order's status and reason, e.g. "CANCELLED declined".
 shop_status() {
 	local body
