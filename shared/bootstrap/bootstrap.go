@@ -53,6 +53,9 @@ type Options struct {
 	Kafka      config.Kafka
 	Migrations postgres.MigrationSet
 	Stdout     io.Writer
+	// RelayPausedFlag names a scenario flag that pauses the outbox relay while it is on (the
+	// relay-paused demo fault: order-service sets it to outboxRelayPaused); empty never pauses.
+	RelayPausedFlag string
 }
 
 // Service is what Start started. Its fields are for the service's own wiring to use.
@@ -191,7 +194,11 @@ func (s *Service) startKafka(ctx context.Context) error {
 		Logger: s.Log, TracerProvider: s.Tel.TracerProvider, MeterProvider: s.Tel.MeterProvider, Propagator: s.Tel.Propagator,
 	})
 	s.closers = append(s.closers, s.Producer.Close)
-	relay := outbox.NewRelay(s.SagaDB, s.Producer, outbox.RelayOptions{Logger: s.Log, MeterProvider: s.Tel.MeterProvider})
+	relayOpts := outbox.RelayOptions{Logger: s.Log, MeterProvider: s.Tel.MeterProvider}
+	if key := s.opts.RelayPausedFlag; key != "" {
+		relayOpts.Paused = func(ctx context.Context) bool { return s.Flags.Bool(ctx, key) }
+	}
+	relay := outbox.NewRelay(s.SagaDB, s.Producer, relayOpts)
 	pruner, err := inbox.NewPruner(s.DB, k.InboxRetention, 0, s.Log)
 	if err != nil {
 		return err

@@ -372,6 +372,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("run consumer %s: %w", c.opts.GroupID, err)
 	}
 
+	c.zeroDeadLetters(ctx)
+
 	workers := make(map[topicPartition]chan kafka.Message)
 	var running sync.WaitGroup
 	defer func() {
@@ -603,6 +605,16 @@ func (c *Consumer) callHandler(spanCtx context.Context, rec Record) (err error) 
 		}
 	}()
 	return c.opts.Handler(ctx, rec)
+}
+
+// zeroDeadLetters starts the dead-letter counter at zero for every topic, so that the first
+// dead letter is an increase Prometheus can see: a series that appears at 1 has no increase, and
+// the DeadLetters alert would miss a service's first poison message.
+func (c *Consumer) zeroDeadLetters(ctx context.Context) {
+	for _, topic := range c.opts.Topics {
+		c.deadLettered.Add(ctx, 0, metric.WithAttributes(
+			semconv.MessagingDestinationName(topic), semconv.MessagingConsumerGroupName(c.opts.GroupID)))
+	}
 }
 
 // deadLetter copies msg to the dead-letter topic, retrying until the write succeeds, because

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracecart/tracecart/shared/kafka"
@@ -354,4 +355,34 @@ func TestRunReportsInvalidOptions(t *testing.T) {
 	if err := c.Run(t.Context()); !errors.Is(err, kafka.ErrInvalidOptions) {
 		t.Errorf("Run without topics = %v, want ErrInvalidOptions", err)
 	}
+}
+
+// TestDeadLetterCounterStartsAtZeroPerTopic: the DeadLetters alert is an increase() of this
+// counter, which sees a service's first dead letter only if the series existed, at zero, before.
+func TestDeadLetterCounterStartsAtZeroPerTopic(t *testing.T) {
+	brokers := []string{testinfra.Kafka(t)}
+	tel := newTelemetry(t)
+	topics := []string{newTopic(t, brokers, 1), newTopic(t, brokers, 1)}
+	startConsumer(t, brokers, tel.consumerOptions(kafka.ConsumerOptions{
+		GroupID: testinfra.UniqueName(t, "group"), Topics: topics, Backoff: fastRetries,
+		Handler: func(context.Context, kafka.Record) error { return nil },
+	}))
+	eventually(t, func() bool {
+		var rm metricdata.ResourceMetrics
+		if err := tel.metrics.Collect(t.Context(), &rm); err != nil {
+			t.Fatalf("collect metrics: %v", err)
+		}
+		zero := map[string]bool{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if data, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == kafka.MetricDeadLettered {
+					for _, dp := range data.DataPoints {
+						topic, _ := dp.Attributes.Value("messaging.destination.name")
+						zero[topic.AsString()] = dp.Value == 0
+					}
+				}
+			}
+		}
+		return zero[topics[0]] && zero[topics[1]]
+	}, "a zero dead-letter series for each of the consumer's topics")
 }

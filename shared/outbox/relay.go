@@ -88,6 +88,11 @@ type RelayOptions struct {
 	Retention time.Duration
 	// PublishTimeout bounds one publish to Kafka. Default ten seconds.
 	PublishTimeout time.Duration
+	// Paused, when set, is asked before every drain; while it answers true the relay publishes
+	// nothing and only polls. It exists for a demo fault, the relay-paused scenario
+	// (docs/walkthroughs/06-relay-paused.md): order-service wires it to its outboxRelayPaused
+	// flag, so a learner can watch the backlog and its alert grow and then drain. Nil never pauses.
+	Paused func(ctx context.Context) bool
 
 	// MeterProvider receives the relay's metrics; default the global one. Logger receives the
 	// errors the relay recovers from; default slog.Default().
@@ -167,7 +172,16 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer poll.Stop()
 	nextPurge := time.Now()
 	failures := 0
+	paused := false
 	for {
+		if r.pausedNow(ctx, &paused) {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-poll.C:
+			}
+			continue
+		}
 		if err := r.drain(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -200,6 +214,24 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-poll.C:
 		}
 	}
+}
+
+// pausedNow asks opts.Paused whether to publish and logs when the answer changes (was is the
+// previous answer), so the service's log says when its events stopped and started flowing.
+func (r *Relay) pausedNow(ctx context.Context, was *bool) bool {
+	if r.opts.Paused == nil {
+		return false
+	}
+	now := r.opts.Paused(ctx)
+	if now != *was {
+		if now {
+			r.opts.Logger.WarnContext(ctx, "outbox relay paused by a scenario flag: events wait in the outbox")
+		} else {
+			r.opts.Logger.InfoContext(ctx, "outbox relay resumed: publishing the backlog")
+		}
+		*was = now
+	}
+	return now
 }
 
 // drain publishes batches until the backlog is empty.

@@ -443,3 +443,35 @@ func TestRelayParksARowKafkaRefuses(t *testing.T) {
 		t.Errorf("the event behind the parked one was published at %v, before it (%v)", behindAt, refusedAt)
 	}
 }
+
+// TestPausedRelayPublishesNothingUntilResumed is the relay-paused scenario's mechanism: while
+// Paused answers true the rows stay in the outbox (and the backlog gauges say so), and once it
+// answers false they are all published.
+func TestPausedRelayPublishesNothingUntilResumed(t *testing.T) {
+	e := newEnv(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	counting := &flakyPublisher{next: e.producer}
+	var paused atomic.Bool
+	paused.Store(true)
+	var asked atomic.Int64
+	e.startRelay(t, counting, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, MeterProvider: mp,
+		Paused: func(context.Context) bool { asked.Add(1); return paused.Load() }})
+
+	msgs := e.messages(3)
+	e.add(t, msgs...)
+	// Many polls, each of which would have published the rows were the relay not paused.
+	eventually(t, "the relay to ask whether it is paused a few times", func() bool { return asked.Load() >= 10 })
+	if n := counting.attempts.Load(); n != 0 {
+		t.Fatalf("a paused relay tried to publish %d times", n)
+	}
+	if got := collect(t, reader).gaugeInt(outbox.MetricBacklog); got != int64(len(msgs)) {
+		t.Errorf("%s = %d while paused, want %d", outbox.MetricBacklog, got, len(msgs))
+	}
+
+	paused.Store(false)
+	e.waitAllPublished(t)
+	if got := len(e.readTopic(t)); got != len(msgs) {
+		t.Errorf("topic has %d messages after resuming, want %d", got, len(msgs))
+	}
+}

@@ -24,6 +24,7 @@ const upstreamTimeout = 5 * time.Second
 func (c Config) bootstrap(stdout io.Writer) bootstrap.Options {
 	return bootstrap.Options{
 		Service: c.Service, Postgres: c.Postgres, Kafka: c.Kafka, Migrations: migrations.Set, Stdout: stdout,
+		RelayPausedFlag: "outboxRelayPaused", // a demo fault: docs/walkthroughs/06-relay-paused.md
 	}
 }
 

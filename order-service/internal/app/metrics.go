@@ -95,6 +95,11 @@ func newMetrics(meter metric.Meter, orders Orders, reconcile ReconcileOptions) (
 	// A zero series, so that increase() sees the first one and the alert rules name a series
 	// that exists before anything was ever stuck.
 	m.healed.Add(context.Background(), 0, healedAttrs)
+	// The same for every outcome: the SagaTimeouts alert is an increase() of the timeout series,
+	// which would otherwise appear at 1 with the demo's first timeout and show no increase.
+	for _, outcome := range outcomes {
+		m.outcomes.Add(context.Background(), 0, metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", outcome))))
+	}
 	if err := registerPendingGauges(meter, orders); err != nil {
 		return nil, err
 	}

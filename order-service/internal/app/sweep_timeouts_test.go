@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -216,5 +218,31 @@ func TestTimedOutSagaContinuesTheOrdersTrace(t *testing.T) {
 	}
 	if !strings.Contains(traceparent, want.TraceID().String()) {
 		t.Errorf("order.cancelled carries traceparent %q, want the order's trace %s", traceparent, want.TraceID())
+	}
+}
+
+// TestEveryOutcomeSeriesStartsAtZero: the SagaTimeouts alert is an increase() of the timeout
+// series, which sees the demo's first timeout only if the series existed, at zero, before it.
+func TestEveryOutcomeSeriesStartsAtZero(t *testing.T) {
+	e := newEnv(t)
+	var rm metricdata.ResourceMetrics
+	if err := e.reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if data, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == app.MetricOutcomes {
+				for _, dp := range data.DataPoints {
+					outcome, _ := dp.Attributes.Value(attribute.Key("outcome"))
+					seen[outcome.AsString()] = dp.Value == 0
+				}
+			}
+		}
+	}
+	for _, outcome := range []string{"confirmed", "rejected", "cancelled", "timeout"} {
+		if !seen[outcome] {
+			t.Errorf("no %s series at zero before any saga finished (series: %v)", outcome, seen)
+		}
 	}
 }

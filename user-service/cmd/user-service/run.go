@@ -14,6 +14,7 @@ import (
 
 	"github.com/tracecart/tracecart/shared/bootstrap"
 	"github.com/tracecart/tracecart/shared/httpclient"
+	"github.com/tracecart/tracecart/user-service/internal/adapters/faults"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/httpapi"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/postgres"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/saga"
@@ -41,9 +42,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	store := postgres.New(svc.DB) // the users, wallets and payments repositories
+	store := postgres.New(svc.DB)       // the users, wallets and payments repositories
+	demoFaults := faults.New(svc.Flags) // the scenario flags' faults, all off by default
 	users, err := app.New(app.Deps{Users: store, Wallets: store, Payments: store,
-		Hasher: hasher, Tokens: tokens, MeterProvider: svc.Tel.MeterProvider})
+		Hasher: hasher, Tokens: tokens, Declines: demoFaults, MeterProvider: svc.Tel.MeterProvider})
 	if err != nil {
 		return err
 	}
@@ -51,7 +53,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	// The payment step of the saga: inventory.reserved → charge, order.cancelled → refund.
-	if err := svc.ConsumeSaga(saga.Routes(users)); err != nil {
+	if err := svc.ConsumeSaga(saga.Routes(users, demoFaults)); err != nil {
 		return err
 	}
 

@@ -27,13 +27,15 @@ const MetricPayments = "tracecart.payments"
 // instrumentationName names this package as the scope of its metrics.
 const instrumentationName = "github.com/tracecart/tracecart/user-service/internal/app"
 
-// Deps are the App's ports and where it reports its metrics. All are required.
+// Deps are the App's ports and where it reports its metrics. All are required but Declines,
+// a demo fault: nil declines nothing.
 type Deps struct {
 	Users         Users
 	Wallets       Wallets
 	Payments      Payments
 	Hasher        PasswordHasher
 	Tokens        Tokens
+	Declines      Declines
 	MeterProvider metric.MeterProvider
 }
 
@@ -44,6 +46,7 @@ type App struct {
 	payments Payments
 	hasher   PasswordHasher
 	tokens   Tokens
+	declines Declines
 	// decoy is a hash of a random password, checked when a login names an unknown email so
 	// that the answer takes as long as for a known one.
 	decoy string
@@ -67,7 +70,7 @@ func New(d Deps) (*App, error) {
 		return nil, fmt.Errorf("new app: %w", err)
 	}
 	return &App{users: d.Users, wallets: d.Wallets, payments: d.Payments, hasher: d.Hasher, tokens: d.Tokens,
-		decoy: decoy, paid: paid}, nil
+		declines: d.Declines, decoy: decoy, paid: paid}, nil
 }
 
 // countPayment counts a payment outcome once the unit of work ctx belongs to has committed (at

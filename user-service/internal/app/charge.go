@@ -17,11 +17,18 @@ import (
 // An order is charged at most once: when it already has a payment (an earlier charge, or the
 // tombstone of a cancellation that overtook the reservation), nothing changes and nothing is
 // announced (wallet.DecideCharge).
+//
+// With the payment-declines demo fault on, the Declines port may decline the order instead
+// (payment.failed, reason declined), which starts the saga's compensation.
 func (a *App) Charge(ctx context.Context, orderID, userID uuid.UUID, amountCents int64) error {
+	charge := (*wallet.OrderPayment).Charge
+	if a.declines != nil && a.declines.Declined(ctx, orderID) {
+		charge = (*wallet.OrderPayment).Decline
+	}
 	var decision wallet.ChargeDecision
 	err := a.payments.UpdatePayment(ctx, orderID, userID, func(op *wallet.OrderPayment) ([]events.Message, error) {
 		var err error
-		if decision, err = op.Charge(userID, amountCents); err != nil {
+		if decision, err = charge(op, userID, amountCents); err != nil {
 			return nil, fmt.Errorf("charge order %s: %w", orderID, err)
 		}
 		switch decision.Outcome {

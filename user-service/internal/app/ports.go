@@ -77,3 +77,11 @@ type Token struct {
 	AccessToken string
 	ExpiresIn   time.Duration
 }
+
+// Declines is a demo fault, the payment-declines scenario: it tells whether the payment of an
+// order is to be declined, as a card issuer would decline it, whatever the wallet holds. The
+// answer must depend on the order alone, so that a redelivered event gets the same one.
+// adapters/faults implements it from the scenario flags.
+type Declines interface {
+	Declined(ctx context.Context, orderID uuid.UUID) bool
+}

@@ -22,7 +22,7 @@ func TestConformance(t *testing.T) {
 	sagatest.Run(t, func(t *testing.T, tel sagatest.Telemetry) sagatest.Subject {
 		pool := postgrestest.Open(t)
 		f := &fixture{pool: pool}
-		f.store, f.consumer = newConsumer(t, pool, tel.TracerProvider, tel.MeterProvider)
+		f.store, f.consumer = newConsumer(t, pool, tel.TracerProvider, tel.MeterProvider, nil)
 		payers := map[uuid.UUID]uuid.UUID{} // order ID → the user its event asks to pay
 		return sagatest.Subject{
 			Consumer: f.consumer,

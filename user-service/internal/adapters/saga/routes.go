@@ -8,6 +8,9 @@
 // inbox that makes a redelivered event change nothing, the transaction the use case's writes and
 // its outbox rows join, the "handle <event type>" span and the events metric. Its topics follow
 // from these routes (sagakit.Consumer.Topics).
+//
+// Two demo faults (faults.go) can wrap the routes while their scenario flags are on: dropping
+// inventory.reserved, and failing order.cancelled as a handler bug would.
 package saga
 
 import (
@@ -21,11 +24,12 @@ import (
 	"github.com/tracecart/tracecart/user-service/internal/app"
 )
 
-// Routes returns the payment step's routes, for sagakit.NewConsumer.
-func Routes(a *app.App) sagakit.Routes {
+// Routes returns the payment step's routes, for sagakit.NewConsumer, with the demo faults f can
+// switch on (adapters/faults; its zero value switches on none).
+func Routes(a *app.App, f Faults) sagakit.Routes {
 	return sagakit.Routes{
-		events.InventoryReserved: charge(a),
-		events.OrderCancelled:    refund(a),
+		events.InventoryReserved: dropWhenAsked(f, charge(a)),
+		events.OrderCancelled:    poisonWhenAsked(f, refund(a)),
 	}
 }
 

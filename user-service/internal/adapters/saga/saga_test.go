@@ -18,11 +18,13 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tracecart/tracecart/shared/events"
+	"github.com/tracecart/tracecart/shared/featureflag"
 	"github.com/tracecart/tracecart/shared/inbox"
 	"github.com/tracecart/tracecart/shared/kafka"
 	"github.com/tracecart/tracecart/shared/postgres/pgtest"
 	"github.com/tracecart/tracecart/shared/sagakit"
 	"github.com/tracecart/tracecart/shared/testinfra"
+	"github.com/tracecart/tracecart/user-service/internal/adapters/faults"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/password"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/postgres"
 	"github.com/tracecart/tracecart/user-service/internal/adapters/postgres/postgrestest"
@@ -47,27 +49,30 @@ func newFixture(t *testing.T) *fixture {
 	pool := postgrestest.Open(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	store, consumer := newConsumer(t, pool, noop.NewTracerProvider(), mp)
+	store, consumer := newConsumer(t, pool, noop.NewTracerProvider(), mp, nil)
 	return &fixture{pool: pool, store: store, consumer: consumer, metrics: reader}
 }
 
 // noTokens stands in for the token issuer, which no saga use case calls.
 type noTokens struct{ app.Tokens }
 
-// newConsumer builds the consumer as run does, on pool, reporting to tp and mp.
-func newConsumer(t *testing.T, pool *pgxpool.Pool, tp trace.TracerProvider, mp metric.MeterProvider) (*postgres.Store, *sagakit.Consumer) {
+// newConsumer builds the consumer as run does, on pool, reporting to tp and mp, with the demo
+// faults flags switch on (nil: none).
+func newConsumer(t *testing.T, pool *pgxpool.Pool, tp trace.TracerProvider, mp metric.MeterProvider, flags *featureflag.Flags) (*postgres.Store, *sagakit.Consumer) {
 	t.Helper()
 	store := postgres.New(pool)
 	hasher, err := password.NewHasher(password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := app.New(app.Deps{Users: store, Wallets: store, Payments: store, Hasher: hasher, Tokens: noTokens{}, MeterProvider: mp})
+	demoFaults := faults.New(flags)
+	users, err := app.New(app.Deps{Users: store, Wallets: store, Payments: store, Hasher: hasher, Tokens: noTokens{},
+		Declines: demoFaults, MeterProvider: mp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	consumer, err := sagakit.NewConsumer(sagakit.Options{
-		Name: "user-service", Inbox: inbox.New(pool), Routes: saga.Routes(users),
+		Name: "user-service", Inbox: inbox.New(pool), Routes: saga.Routes(users, demoFaults),
 		TracerProvider: tp, MeterProvider: mp, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

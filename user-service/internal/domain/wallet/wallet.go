@@ -101,6 +101,9 @@ const (
 const (
 	ReasonInsufficientFunds = "insufficient_funds"
 	ReasonUnknownUser       = "unknown_user"
+	// ReasonDeclined is a payment refused as a card issuer would refuse it. Only the
+	// payment-declines demo fault produces it (docs/walkthroughs/04-payment-declines.md).
+	ReasonDeclined = "declined"
 )
 
 // Payment is what user-service remembers about one order's payment.
@@ -253,6 +256,21 @@ func (op *OrderPayment) Charge(userID uuid.UUID, amountCents int64) (ChargeDecis
 			Status: StatusFailed, Reason: decision.Reason}
 	}
 	return decision, nil
+}
+
+// Decline records the order's payment FAILED with ReasonDeclined, without touching the wallet,
+// and returns the decision so the caller can announce payment.failed. Like Charge, it acts only
+// on an order with no payment yet: a redelivered or late reservation changes nothing.
+func (op *OrderPayment) Decline(userID uuid.UUID, amountCents int64) (ChargeDecision, error) {
+	if amountCents <= 0 {
+		return ChargeDecision{}, fmt.Errorf("%w: a charge must be positive, got %d", ErrInvalidAmount, amountCents)
+	}
+	if op.Payment != nil {
+		return ChargeDecision{Outcome: ChargeNothing}, nil
+	}
+	op.Payment = &Payment{OrderID: op.OrderID, UserID: userID, AmountCents: amountCents,
+		Status: StatusFailed, Reason: ReasonDeclined}
+	return ChargeDecision{Outcome: ChargeFail, Reason: ReasonDeclined}, nil
 }
 
 // Cancel applies the order's cancellation: a PAID payment is refunded to whoever paid, whatever

@@ -137,3 +137,21 @@ func TestCancelThenChargeTakesNoMoney(t *testing.T) {
 		t.Errorf("DecideCharge after a tombstone = %+v, %v; want ChargeNothing", got, err)
 	}
 }
+
+func TestDeclineRecordsAFailedPaymentOnceAndMovesNoMoney(t *testing.T) {
+	userID := uuid.New()
+	op := &wallet.OrderPayment{OrderID: uuid.New(), Payer: wallet.Account{Found: true, BalanceCents: 5000}}
+	d, err := op.Decline(userID, 1200)
+	if err != nil || d.Outcome != wallet.ChargeFail || d.Reason != wallet.ReasonDeclined {
+		t.Fatalf("Decline = %+v, %v; want ChargeFail, declined", d, err)
+	}
+	if op.Payment == nil || op.Payment.Status != wallet.StatusFailed || op.Added != nil || op.Payer.BalanceCents != 5000 {
+		t.Errorf("after Decline: payment %+v, ledger %+v, balance %d; want FAILED, none, 5000", op.Payment, op.Added, op.Payer.BalanceCents)
+	}
+	if d, _ := op.Decline(userID, 1200); d.Outcome != wallet.ChargeNothing {
+		t.Errorf("a second Decline = %+v, want ChargeNothing", d)
+	}
+	if _, err := (&wallet.OrderPayment{}).Decline(userID, 0); !errors.Is(err, wallet.ErrInvalidAmount) {
+		t.Errorf("Decline(0) = %v, want ErrInvalidAmount", err)
+	}
+}
