@@ -90,14 +90,8 @@ func Add(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 	batch.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 
 	// Inside postgres.Atomic the rows go with the transaction's other queued writes, in the one
-	// round trip before its commit (postgres.Later); otherwise they are sent now, as one batch.
-	if postgres.Later(ctx, batch.QueuedQueries[0].SQL, batch.QueuedQueries[0].Arguments...) {
-		for _, q := range batch.QueuedQueries[1:] {
-			postgres.Later(ctx, q.SQL, q.Arguments...)
-		}
-		return nil
-	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+	// round trip before its commit; otherwise they are sent now, as one batch.
+	if err := postgres.SendLater(ctx, tx, batch); err != nil {
 		return fmt.Errorf("add %d messages to the outbox: %w", len(msgs), err)
 	}
 	return nil

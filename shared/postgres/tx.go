@@ -99,3 +99,13 @@ func WriteLater(ctx context.Context, tx pgx.Tx, sql string, args ...any) error {
 	_, err := tx.Exec(ctx, sql, args...)
 	return err
 }
+
+// SendLater is WriteLater for a batch: inside Atomic its statements join the transaction's
+// queued writes, in order; otherwise the batch is sent on tx at once.
+func SendLater(ctx context.Context, tx pgx.Tx, batch *pgx.Batch) error {
+	if later, ok := ctx.Value(laterKey{}).(*pgx.Batch); ok {
+		later.QueuedQueries = append(later.QueuedQueries, batch.QueuedQueries...)
+		return nil
+	}
+	return tx.SendBatch(ctx, batch).Close()
+}

@@ -138,6 +138,11 @@ func TestLaterWritesGoWithTheCommit(t *testing.T) {
 		if !postgres.Later(ctx, "INSERT INTO later VALUES ($1)", "queued") {
 			t.Fatal("Later refused inside Atomic")
 		}
+		batch := &pgx.Batch{}
+		batch.Queue("INSERT INTO later VALUES ($1)", "batched")
+		if err := postgres.SendLater(ctx, tx, batch); err != nil {
+			t.Fatal(err)
+		}
 		if got := count(t, tx, "SELECT count(*) FROM later"); got != 0 {
 			t.Errorf("a queued write was sent before the commit (%d rows)", got)
 		}
@@ -149,8 +154,8 @@ func TestLaterWritesGoWithTheCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM later"); got != 2 {
-		t.Fatalf("%d rows after the commit, want the 2 queued", got)
+	if got := count(t, pool, "SELECT count(*) FROM later"); got != 3 {
+		t.Fatalf("%d rows after the commit, want the 3 queued", got)
 	}
 
 	hooks := 0
