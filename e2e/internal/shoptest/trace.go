@@ -10,9 +10,11 @@ import (
 	"time"
 )
 
-// Trace is the part of Jaeger's query API answer (GET /api/traces/{id}) the suites read: enough
-// to tell which service did what, under which parent, with which tags.
+// Trace is the part of Jaeger's query API answer (GET /api/traces and /api/traces/{id}) the
+// suites and the walkthrough runner read: enough to tell which service did what, under which
+// parent, when, with which tags and events.
 type Trace struct {
+	TraceID   string `json:"traceID"`
 	Spans     []Span `json:"spans"`
 	Processes map[string]struct {
 		ServiceName string `json:"serviceName"`
@@ -24,13 +26,22 @@ type Span struct {
 	SpanID        string `json:"spanID"`
 	OperationName string `json:"operationName"`
 	ProcessID     string `json:"processID"`
+	StartTime     int64  `json:"startTime"` // microseconds since the epoch
+	Duration      int64  `json:"duration"`  // microseconds
 	References    []struct {
 		SpanID string `json:"spanID"`
 	} `json:"references"`
-	Tags []struct {
-		Key   string `json:"key"`
-		Value any    `json:"value"`
-	} `json:"tags"`
+	Tags []KV `json:"tags"`
+	// Logs are the OpenTelemetry span events; the event's name is the field "event".
+	Logs []struct {
+		Fields []KV `json:"fields"`
+	} `json:"logs"`
+}
+
+// KV is a tag of a span, or a field of one of its events.
+type KV struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
 }
 
 // FetchTrace reads one trace from Jaeger's query API at jaegerURL. Spans arrive in batches, so
@@ -57,14 +68,15 @@ func FetchTrace(ctx context.Context, jaegerURL, traceID string) (Trace, error) {
 // hasTag reports whether any span of service carries the tag key with value.
 func (tr Trace) hasTag(service, key, value string) bool {
 	for _, span := range tr.Spans {
-		if tr.service(span) == service && span.tag(key) == value {
+		if tr.Service(span) == service && span.tag(key) == value {
 			return true
 		}
 	}
 	return false
 }
 
-func (tr Trace) service(s Span) string { return tr.Processes[s.ProcessID].ServiceName }
+// Service is the name of the service that recorded s.
+func (tr Trace) Service(s Span) string { return tr.Processes[s.ProcessID].ServiceName }
 
 // tag returns the value of the span's tag key, or "" if it has none.
 func (s Span) tag(key string) string {
@@ -82,6 +94,45 @@ func (s Span) parent() string {
 		return ""
 	}
 	return s.References[0].SpanID
+}
+
+// HasTag reports whether the span has the tag key with value, compared as text, so that
+// http.response.status_code=503 matches the number and tracecart.inbox.duplicate=true the boolean.
+func (s Span) HasTag(key, value string) bool {
+	for _, tag := range s.Tags {
+		if tag.Key == key && fmt.Sprint(tag.Value) == value {
+			return true
+		}
+	}
+	return false
+}
+
+// Events are the names of the span's events, in order.
+func (s Span) Events() []string {
+	var names []string
+	for _, log := range s.Logs {
+		for _, f := range log.Fields {
+			if f.Key == "event" {
+				names = append(names, fmt.Sprint(f.Value))
+			}
+		}
+	}
+	return names
+}
+
+// EventHas reports whether one of the span's events named event has the field key = value.
+func (s Span) EventHas(event, key, value string) bool {
+	for _, log := range s.Logs {
+		named, has := false, false
+		for _, f := range log.Fields {
+			named = named || (f.Key == "event" && fmt.Sprint(f.Value) == event)
+			has = has || (f.Key == key && fmt.Sprint(f.Value) == value)
+		}
+		if named && has {
+			return true
+		}
+	}
+	return false
 }
 
 // isDB reports whether the span is a database call (otelpgx tags it with the database system).
@@ -153,8 +204,8 @@ func AssertOneTrace(t testing.TB, jaegerURL, traceID string, shape SagaShape) {
 	})
 
 	// One tree: every span's parent is in the trace, except the root's.
-	if roots := tr.roots(); len(roots) != 1 ||
-		tr.service(roots[0]) != shape.RootService || !strings.HasPrefix(roots[0].OperationName, shape.RootOperation) {
+	if roots := tr.Roots(); len(roots) != 1 ||
+		tr.Service(roots[0]) != shape.RootService || !strings.HasPrefix(roots[0].OperationName, shape.RootOperation) {
 		t.Errorf("the trace of %d spans has %d roots %v, want one: %s: %s",
 			len(tr.Spans), len(roots), tr.names(roots), shape.RootService, shape.RootOperation)
 	}
@@ -164,7 +215,7 @@ func AssertOneTrace(t testing.TB, jaegerURL, traceID string, shape SagaShape) {
 func (tr Trace) names(spans []Span) []string {
 	names := make([]string, len(spans))
 	for i, s := range spans {
-		names[i] = tr.service(s) + ": " + s.OperationName
+		names[i] = tr.Service(s) + ": " + s.OperationName
 	}
 	return names
 }
@@ -178,9 +229,9 @@ func (tr Trace) missing(shape SagaShape) []string {
 func (tr Trace) missingOperations(shape SagaShape) []string {
 	have := map[string][]string{} // operation names by service, "db" for database spans
 	for _, s := range tr.Spans {
-		have[tr.service(s)] = append(have[tr.service(s)], s.OperationName)
+		have[tr.Service(s)] = append(have[tr.Service(s)], s.OperationName)
 		if s.isDB() {
-			have[tr.service(s)] = append(have[tr.service(s)], "db")
+			have[tr.Service(s)] = append(have[tr.Service(s)], "db")
 		}
 	}
 	var missing []string
@@ -193,7 +244,7 @@ func (tr Trace) missingOperations(shape SagaShape) []string {
 	}
 	if !anyHasPrefix(have[shape.RootService], shape.RootOperation) {
 		missing = append(missing, fmt.Sprintf("the root %s: %s (spans without a parent so far: %v)",
-			shape.RootService, shape.RootOperation, tr.names(tr.roots())))
+			shape.RootService, shape.RootOperation, tr.names(tr.Roots())))
 	}
 	return missing
 }
@@ -220,7 +271,7 @@ func (tr Trace) missingMessages(shape SagaShape) []string {
 		for _, group := range m.Consumers {
 			found := false
 			for _, c := range children[send.SpanID] {
-				if tr.service(c) == group && c.OperationName == "process "+m.Topic && hasDB(c) {
+				if tr.Service(c) == group && c.OperationName == "process "+m.Topic && hasDB(c) {
 					found = true
 				}
 			}
@@ -236,7 +287,7 @@ func (tr Trace) missingMessages(shape SagaShape) []string {
 	complete := map[string]int{}
 	for _, s := range tr.Spans {
 		for _, m := range shape.Messages {
-			if tr.service(s) == m.Producer && s.OperationName == "send "+m.Topic {
+			if tr.Service(s) == m.Producer && s.OperationName == "send "+m.Topic {
 				if delivered(m, s) {
 					complete[m.Producer+" "+m.Topic]++
 				}
@@ -257,8 +308,8 @@ func (tr Trace) missingMessages(shape SagaShape) []string {
 	return missing
 }
 
-// roots returns the spans whose parent is not in the trace.
-func (tr Trace) roots() []Span {
+// Roots returns the spans whose parent is not in the trace.
+func (tr Trace) Roots() []Span {
 	ids := map[string]bool{}
 	for _, s := range tr.Spans {
 		ids[s.SpanID] = true

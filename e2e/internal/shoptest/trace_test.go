@@ -31,10 +31,7 @@ func sagaTrace(skip ...string) Trace {
 			}{parent})
 		}
 		for i := 0; i+1 < len(tags); i += 2 {
-			s.Tags = append(s.Tags, struct {
-				Key   string `json:"key"`
-				Value any    `json:"value"`
-			}{tags[i], tags[i+1]})
+			s.Tags = append(s.Tags, KV{tags[i], tags[i+1]})
 		}
 		if !slices.Contains(skip, fmt.Sprintf("%s: %s #%d", service, op, seen[service+": "+op])) {
 			tr.Spans = append(tr.Spans, s)
@@ -88,7 +85,7 @@ func TestTraceMissing(t *testing.T) {
 			if tt.wantMissing == "" && missing != "" || !strings.Contains(missing, tt.wantMissing) {
 				t.Errorf("missing %q, want %q", missing, tt.wantMissing)
 			}
-			if got := len(tr.roots()); got != tt.wantRoots {
+			if got := len(tr.Roots()); got != tt.wantRoots {
 				t.Errorf("%d roots, want %d", got, tt.wantRoots)
 			}
 		})

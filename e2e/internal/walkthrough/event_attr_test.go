@@ -3,13 +3,15 @@ package walkthrough
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/tracecart/tracecart/e2e/internal/shoptest"
 )
 
 // TestAttrAfterEventMatchesTheEventsFields: with event= in the condition, attr: may name a field
 // of that event (the feature flag's key on its evaluation event), but not a field of another
 // event, and a span attribute still matches.
 func TestAttrAfterEventMatchesTheEventsFields(t *testing.T) {
-	var s jaegerSpan
+	var s shoptest.Span
 	if err := json.Unmarshal([]byte(`{"operationName": "GET /products/{id}",
 		"tags": [{"key": "http.route", "value": "/products/{id}"}],
 		"logs": [

@@ -11,37 +11,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tracecart/tracecart/e2e/internal/shoptest"
 )
-
-// jaegerTrace is the part of Jaeger's query API answer (/api/traces) the trace claims read.
-type jaegerTrace struct {
-	TraceID   string       `json:"traceID"`
-	Spans     []jaegerSpan `json:"spans"`
-	Processes map[string]struct {
-		ServiceName string `json:"serviceName"`
-	} `json:"processes"`
-}
-
-type jaegerSpan struct {
-	SpanID        string `json:"spanID"`
-	OperationName string `json:"operationName"`
-	ProcessID     string `json:"processID"`
-	StartTime     int64  `json:"startTime"` // microseconds since the epoch
-	Duration      int64  `json:"duration"`  // microseconds
-	References    []struct {
-		SpanID string `json:"spanID"`
-	} `json:"references"`
-	Tags []jaegerKV `json:"tags"`
-	// Logs are the OpenTelemetry span events; the event's name is the field "event".
-	Logs []struct {
-		Fields []jaegerKV `json:"fields"`
-	} `json:"logs"`
-}
-
-type jaegerKV struct {
-	Key   string `json:"key"`
-	Value any    `json:"value"`
-}
 
 // traceLimit is how many traces one search asks for: the demo's traffic can make the matching
 // trace one of many.
@@ -71,7 +43,7 @@ func (ch *Checker) checkTrace(ctx context.Context, q TraceQuery) (string, error)
 		params.Set("tags", string(raw))
 	}
 	var answer struct {
-		Data []jaegerTrace `json:"data"`
+		Data []shoptest.Trace `json:"data"`
 	}
 	if err := ch.getJSON(ctx, ch.Jaeger, "/api/traces", params, &answer); err != nil {
 		return "", err
@@ -79,19 +51,19 @@ func (ch *Checker) checkTrace(ctx context.Context, q TraceQuery) (string, error)
 	if len(answer.Data) == 0 {
 		return "", fmt.Errorf("Jaeger found no trace for the search %s", params.Encode())
 	}
-	var closest jaegerTrace
+	var closest shoptest.Trace
 	closestMissing := []string(nil)
 	for _, tr := range answer.Data {
 		missing := q.unmet(tr)
 		if len(missing) == 0 {
-			return tr.tree(), nil
+			return tree(tr), nil
 		}
 		if closestMissing == nil || len(missing) < len(closestMissing) {
 			closest, closestMissing = tr, missing
 		}
 	}
 	return "", fmt.Errorf("none of the %d traces Jaeger found meets every condition; the closest, %s, lacks: %s\nits spans:\n%s",
-		len(answer.Data), closest.TraceID, strings.Join(closestMissing, "; "), firstLines(closest.tree(), 150))
+		len(answer.Data), closest.TraceID, strings.Join(closestMissing, "; "), firstLines(tree(closest), 150))
 }
 
 // checkTraceByID checks one trace, named by traceid=: either the ID itself or, written @<file>,
@@ -110,7 +82,7 @@ func (ch *Checker) checkTraceByID(ctx context.Context, q TraceQuery) (string, er
 		}
 	}
 	var answer struct {
-		Data []jaegerTrace `json:"data"`
+		Data []shoptest.Trace `json:"data"`
 	}
 	if err := ch.getJSON(ctx, ch.Jaeger, "/api/traces/"+url.PathEscape(id), nil, &answer); err != nil {
 		return "", err
@@ -119,21 +91,21 @@ func (ch *Checker) checkTraceByID(ctx context.Context, q TraceQuery) (string, er
 		return "", fmt.Errorf("Jaeger returned %d traces for %s", len(answer.Data), id)
 	}
 	tr := answer.Data[0]
-	if q.Service != "" && !slices.ContainsFunc(tr.Spans, func(s jaegerSpan) bool { return tr.service(s) == q.Service }) {
-		return "", fmt.Errorf("trace %s has no span of %s; its spans:\n%s", id, q.Service, firstLines(tr.tree(), 150))
+	if q.Service != "" && !slices.ContainsFunc(tr.Spans, func(s shoptest.Span) bool { return tr.Service(s) == q.Service }) {
+		return "", fmt.Errorf("trace %s has no span of %s; its spans:\n%s", id, q.Service, firstLines(tree(tr), 150))
 	}
 	if missing := q.unmet(tr); len(missing) > 0 {
-		return "", fmt.Errorf("trace %s lacks: %s\nits spans:\n%s", id, strings.Join(missing, "; "), firstLines(tr.tree(), 150))
+		return "", fmt.Errorf("trace %s lacks: %s\nits spans:\n%s", id, strings.Join(missing, "; "), firstLines(tree(tr), 150))
 	}
-	return tr.tree(), nil
+	return tree(tr), nil
 }
 
 // unmet lists the conditions the trace does not meet.
-func (q TraceQuery) unmet(tr jaegerTrace) []string {
+func (q TraceQuery) unmet(tr shoptest.Trace) []string {
 	var missing []string
 	if q.Root != "" {
-		roots := tr.roots()
-		if !slices.ContainsFunc(roots, func(s jaegerSpan) bool { return s.OperationName == q.Root }) {
+		roots := tr.Roots()
+		if !slices.ContainsFunc(roots, func(s shoptest.Span) bool { return s.OperationName == q.Root }) {
 			var names []string
 			for _, r := range roots {
 				names = append(names, r.OperationName)
@@ -143,7 +115,7 @@ func (q TraceQuery) unmet(tr jaegerTrace) []string {
 	}
 	seen := map[string]bool{}
 	for _, s := range tr.Spans {
-		seen[tr.service(s)] = true
+		seen[tr.Service(s)] = true
 	}
 	for _, service := range q.Services {
 		if !seen[service] {
@@ -158,36 +130,19 @@ func (q TraceQuery) unmet(tr jaegerTrace) []string {
 	return missing
 }
 
-func (c SpanCondition) matches(s jaegerSpan) bool {
+func (c SpanCondition) matches(s shoptest.Span) bool {
 	if c.Name != "" && s.OperationName != c.Name {
 		return false
 	}
-	if c.Event != "" && !slices.Contains(s.events(), c.Event) {
+	if c.Event != "" && !slices.Contains(s.Events(), c.Event) {
 		return false
 	}
 	for k, v := range c.Attrs {
-		if !s.hasTag(k, v) && !(c.Event != "" && s.eventHas(c.Event, k, v)) {
+		if !s.HasTag(k, v) && !(c.Event != "" && s.EventHas(c.Event, k, v)) {
 			return false
 		}
 	}
 	return float64(s.Duration)/1000 >= c.MinMS
-}
-
-// eventHas reports whether one of the span's events named event has the field key = value: with
-// event= before it, attr: may name the event's attributes as well as the span's
-// (event=feature_flag.evaluation attr:feature_flag.key=productCatalogSlow).
-func (s jaegerSpan) eventHas(event, key, value string) bool {
-	for _, log := range s.Logs {
-		named, has := false, false
-		for _, f := range log.Fields {
-			named = named || (f.Key == "event" && fmt.Sprint(f.Value) == event)
-			has = has || (f.Key == key && fmt.Sprint(f.Value) == value)
-		}
-		if named && has {
-			return true
-		}
-	}
-	return false
 }
 
 // String writes the condition back in the claim's own terms, for failure messages.
@@ -208,65 +163,25 @@ func (c SpanCondition) String() string {
 	return "a span with " + strings.Join(terms, " ")
 }
 
-func (s jaegerSpan) events() []string {
-	var names []string
-	for _, log := range s.Logs {
-		for _, f := range log.Fields {
-			if f.Key == "event" {
-				names = append(names, fmt.Sprint(f.Value))
-			}
-		}
-	}
-	return names
-}
-
-// hasTag compares as text, so attr:http.response.status_code=503 matches the number 503 and
-// attr:tracecart.inbox.duplicate=true the boolean.
-func (s jaegerSpan) hasTag(key, value string) bool {
-	for _, tag := range s.Tags {
-		if tag.Key == key && fmt.Sprint(tag.Value) == value {
-			return true
-		}
-	}
-	return false
-}
-
-func (tr jaegerTrace) service(s jaegerSpan) string { return tr.Processes[s.ProcessID].ServiceName }
-
-// roots are the spans whose parent is not in the trace.
-func (tr jaegerTrace) roots() []jaegerSpan {
-	ids := map[string]bool{}
-	for _, s := range tr.Spans {
-		ids[s.SpanID] = true
-	}
-	var roots []jaegerSpan
-	for _, s := range tr.Spans {
-		if len(s.References) == 0 || !ids[s.References[0].SpanID] {
-			roots = append(roots, s)
-		}
-	}
-	return roots
-}
-
 // tree writes the trace as an indented tree, children in start order: "service: span (ms)",
 // and each span event on a line of its own below it.
-func (tr jaegerTrace) tree() string {
-	children := map[string][]jaegerSpan{}
+func tree(tr shoptest.Trace) string {
+	children := map[string][]shoptest.Span{}
 	for _, s := range tr.Spans {
 		if len(s.References) > 0 {
 			children[s.References[0].SpanID] = append(children[s.References[0].SpanID], s)
 		}
 	}
-	byStart := func(spans []jaegerSpan) {
+	byStart := func(spans []shoptest.Span) {
 		sort.SliceStable(spans, func(i, j int) bool { return spans[i].StartTime < spans[j].StartTime })
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "trace %s, %d spans\n", tr.TraceID, len(tr.Spans))
-	var walk func(s jaegerSpan, depth int)
-	walk = func(s jaegerSpan, depth int) {
+	var walk func(s shoptest.Span, depth int)
+	walk = func(s shoptest.Span, depth int) {
 		indent := strings.Repeat("  ", depth)
-		fmt.Fprintf(&b, "%s%s: %s (%.1f ms)\n", indent, tr.service(s), s.OperationName, float64(s.Duration)/1000)
-		for _, e := range s.events() {
+		fmt.Fprintf(&b, "%s%s: %s (%.1f ms)\n", indent, tr.Service(s), s.OperationName, float64(s.Duration)/1000)
+		for _, e := range s.Events() {
 			fmt.Fprintf(&b, "%s  · event %s\n", indent, e)
 		}
 		kids := children[s.SpanID]
@@ -275,7 +190,7 @@ func (tr jaegerTrace) tree() string {
 			walk(k, depth+1)
 		}
 	}
-	roots := tr.roots()
+	roots := tr.Roots()
 	byStart(roots)
 	for _, r := range roots {
 		walk(r, 0)
