@@ -173,10 +173,10 @@ func (s *Service) openDatabase(ctx context.Context) error {
 }
 
 // sagaConns sizes the saga's pool from its work: at most one transaction per partition worker
-// of the consumer (one per partition of each topic it reads, the saga's topics at most), one
-// batch of the relay, and the relay's LISTEN connection, which it takes out of the pool.
+// of the consumer (one per partition of each topic it reads, the saga's topics at most) and one
+// batch of the relay.
 func sagaConns(partitions int) int32 {
-	return int32(len(events.Topics)*max(partitions, 1) + 2)
+	return int32(len(events.Topics)*max(partitions, 1) + 1)
 }
 
 // startKafka creates the topics, the producer, the relay that publishes the outbox through it and

@@ -78,8 +78,8 @@ func (e *env) messages(n int) []outbox.Message {
 // add commits msgs to the outbox in one transaction.
 func (e *env) add(t *testing.T, msgs ...outbox.Message) {
 	t.Helper()
-	err := postgres.InTx(t.Context(), e.pool, func(tx pgx.Tx) error {
-		return outbox.Add(t.Context(), tx, msgs...)
+	err := postgres.Atomic(t.Context(), e.pool, func(ctx context.Context, tx pgx.Tx) error {
+		return outbox.Add(ctx, tx, msgs...)
 	})
 	if err != nil {
 		t.Fatalf("add: %v", err)
@@ -114,27 +114,6 @@ func (e *env) waitAllPublished(t *testing.T) {
 	eventually(t, "every outbox row is marked published", func() bool {
 		return e.count(t, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 	})
-}
-
-// listenerPID waits for a session that is LISTENing for outbox notifications, other than the one
-// with PID notPID, and returns its PID.
-func (e *env) listenerPID(t *testing.T, notPID int) int {
-	t.Helper()
-	var pid int
-	eventually(t, "the relay listens for notifications", func() bool {
-		err := e.pool.QueryRow(t.Context(), `
-			SELECT pid FROM pg_stat_activity
-			WHERE datname = current_database() AND query = 'LISTEN outbox' AND state = 'idle' AND pid <> $1`,
-			notPID).Scan(&pid)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return false
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return true
-	})
-	return pid
 }
 
 // startRelay runs a relay until the returned stop is called or the test ends. stop returns what

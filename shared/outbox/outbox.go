@@ -32,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/tracecart/tracecart/shared/aftercommit"
 	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/kafka"
 	"github.com/tracecart/tracecart/shared/postgres"
@@ -45,9 +46,6 @@ var migrations embed.FS
 // migrations.
 var Migrations = postgres.MigrationSet{Name: "outbox", FS: migrations}
 
-// notifyChannel is the Postgres channel Add notifies and the Relay listens on.
-const notifyChannel = "outbox"
-
 // ErrInvalidMessage is returned by Add for a message without a topic or a type: such an event
 // could never be routed or handled, so it is refused before it reaches the table.
 var ErrInvalidMessage = errors.New("invalid outbox message")
@@ -60,8 +58,9 @@ type Message = events.Message
 // only if tx commits. Besides "event-id" and "event-type", each row's headers hold the trace
 // context of ctx as W3C traceparent, tracestate and baggage (telemetry.W3C: the row is a stored wire format).
 //
-// Add also notifies the relay. Postgres delivers the notification when tx commits, and not at all
-// when it rolls back, so the relay wakes exactly when there is something new to publish.
+// Inside postgres.Atomic (ctx is the one Atomic gave), Add also wakes this process's relays once
+// the transaction has committed, and not at all when it rolls back, so events are on their way
+// within milliseconds of the commit. Otherwise the relays find the rows at their next poll.
 func Add(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -87,12 +86,12 @@ func Add(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 			m.ID, m.Topic, m.Key, m.Payload, map[string]string(headers),
 		)
 	}
-	batch.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 
 	// Inside postgres.Atomic the rows go with the transaction's other queued writes, in the one
 	// round trip before its commit; otherwise they are sent now, as one batch.
 	if err := postgres.SendLater(ctx, tx, batch); err != nil {
 		return fmt.Errorf("add %d messages to the outbox: %w", len(msgs), err)
 	}
+	aftercommit.Do(ctx, wakeups.signal)
 	return nil
 }

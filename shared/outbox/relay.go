@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,11 +59,6 @@ const (
 	// Parked rows are retried after a delay that doubles from minParkDelay up to maxParkDelay.
 	minParkDelay = time.Second
 	maxParkDelay = 5 * time.Minute
-
-	// The LISTEN connection is reopened with a backoff between these bounds; polling goes on
-	// meanwhile, so events are late but not lost.
-	minListenBackoff = 100 * time.Millisecond
-	maxListenBackoff = 10 * time.Second
 )
 
 // Publisher sends records to Kafka and returns only once the broker has acknowledged all of them.
@@ -79,9 +73,9 @@ var _ Publisher = (*kafka.Producer)(nil)
 type RelayOptions struct {
 	// BatchSize is the most rows published in one transaction. Default 100.
 	BatchSize int
-	// PollInterval is how often the relay looks at the table without being notified: the safety net
-	// for lost notifications and a broken LISTEN connection, and the pause before retrying after a
-	// failed publish. Default one second.
+	// PollInterval is how often the relay looks at the table without being woken: the safety net
+	// for rows no commit in this process announced (see wakeups), and the pause before retrying
+	// after a failed publish. Default one second.
 	PollInterval time.Duration
 	// Retention is how long published rows are kept, for inspection, before the relay deletes them.
 	// Default one hour.
@@ -103,9 +97,9 @@ type RelayOptions struct {
 // Relay publishes the outbox table's rows to Kafka, in the order they were written, and marks them
 // published.
 //
-// It is woken by the notification Add sends, so events are normally on their way within
-// milliseconds of the commit, and it also polls every PollInterval in case a notification was
-// missed. Any number of relays may work on one table, one per replica of a service: each claims its
+// It is woken after each commit of a transaction that added rows in this process, so events are
+// normally on their way within milliseconds of the commit, and it also polls every PollInterval
+// for rows written elsewhere. Any number of relays may work on one table, one per replica of a service: each claims its
 // batch with FOR UPDATE SKIP LOCKED, so they never publish the same row at the same time. Events
 // of one key keep their order with a single relay; with several, events written close together in
 // separate transactions may overtake each other, as may a republished event after a crash.
@@ -163,10 +157,8 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	defer func() { _ = gauges.Unregister() }()
 
-	wake := make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() { r.listen(ctx, wake) })
+	wake, unsubscribe := wakeups.subscribe()
+	defer unsubscribe()
 
 	poll := time.NewTicker(r.opts.PollInterval)
 	defer poll.Stop()
@@ -182,6 +174,13 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		// Every row whose wake-up has arrived by now is committed, so the drain's first claim sees
+		// it: forget those wake-ups, or each would cause an empty claim afterwards (one per outbox
+		// write under load, half of the relay's transactions).
+		select {
+		case <-wake:
+		default:
+		}
 		if err := r.drain(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -194,7 +193,7 @@ func (r *Relay) Run(ctx context.Context) error {
 				// refused. Publishing the rows one by one tells which, and parks the refused.
 				r.isolate(ctx)
 			}
-			// Notifications do not bring Kafka back, so only the poll ends this wait.
+			// Commits do not bring Kafka back, so only the poll ends this wait.
 			select {
 			case <-ctx.Done():
 				return nil
@@ -301,7 +300,8 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*r.opts.PublishTimeout)
 	defer cancel()
 	var recs []kafka.Record
-	err := postgres.InTx(ctx, r.pool, func(tx pgx.Tx) error {
+	// Atomic sends BEGIN with the claim and the mark below with COMMIT: two round trips a batch.
+	err := postgres.Atomic(ctx, r.pool, func(ctx context.Context, tx pgx.Tx) error {
 		var seqs []int64
 		var err error
 		seqs, recs, err = claim(ctx, tx, r.opts.BatchSize, 0)
@@ -311,9 +311,9 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		if err := r.publish(ctx, recs); err != nil {
 			return fmt.Errorf("publish %d outbox rows: %w", len(recs), err)
 		}
-		// The events are in Kafka now. Should the process die before the commit below, the rows
-		// stay unpublished and are published again: at-least-once, never lost.
-		if _, err := tx.Exec(ctx,
+		// The events are in Kafka now. Should the process die before the commit, the rows stay
+		// unpublished and are published again: at-least-once, never lost.
+		if err := postgres.WriteLater(ctx, tx,
 			`UPDATE outbox SET published_at = now() WHERE seq = ANY($1)`, seqs,
 		); err != nil {
 			return fmt.Errorf("mark %d outbox rows published: %w", len(seqs), err)
@@ -396,64 +396,6 @@ func (r *Relay) purge(ctx context.Context) {
 		r.opts.Retention.Seconds())
 	if err != nil && ctx.Err() == nil {
 		r.opts.Logger.WarnContext(ctx, "outbox relay: deleting old published rows failed", slog.Any("error", err))
-	}
-}
-
-// listen keeps a connection subscribed to the outbox channel and signals wake for every
-// notification, reconnecting with backoff when the connection breaks, until ctx is done.
-func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
-	backoff := minListenBackoff
-	for {
-		err := r.listenOnce(ctx, wake, func() { backoff = minListenBackoff })
-		if ctx.Err() != nil {
-			return
-		}
-		r.opts.Logger.WarnContext(ctx, "outbox relay: LISTEN connection lost, polling until it is back",
-			slog.Any("error", err), slog.Duration("retry_in", backoff))
-		timer := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
-		backoff = min(2*backoff, maxListenBackoff)
-	}
-}
-
-// listenOnce subscribes one connection to the outbox channel and forwards its notifications to
-// wake until the connection fails or ctx is done. It calls subscribed once LISTEN has succeeded.
-func (r *Relay) listenOnce(ctx context.Context, wake chan<- struct{}, subscribed func()) error {
-	pooled, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire connection: %w", err)
-	}
-	// Take the connection out of the pool for good: a connection that is still subscribed must
-	// never be handed to another user of the pool, so it is closed, not released, at the end.
-	conn := pooled.Hijack()
-	defer func() { _ = conn.Close(ctx) }()
-
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return fmt.Errorf("listen on %q: %w", notifyChannel, err)
-	}
-	subscribed()
-	// Rows may have been committed while nobody was listening.
-	signal(wake)
-
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return fmt.Errorf("wait for notification: %w", err)
-		}
-		signal(wake)
-	}
-}
-
-// signal wakes the relay without blocking: one pending wake-up covers any number of commits, as
-// the relay drains the whole backlog each time it wakes.
-func signal(wake chan<- struct{}) {
-	select {
-	case wake <- struct{}{}:
-	default:
 	}
 }
 

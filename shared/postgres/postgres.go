@@ -23,8 +23,8 @@ import (
 )
 
 // DefaultMaxConns is the pool size Open uses unless WithMaxConns says otherwise. pgx's own default
-// (four, or the number of CPUs) is too small for a service whose outbox relay holds one connection
-// for LISTEN and another for its batch while HTTP handlers and a Kafka consumer need theirs.
+// (four, or the number of CPUs) is too small for a service whose outbox relay holds a connection
+// for its batch while HTTP handlers and a Kafka consumer need theirs.
 const DefaultMaxConns = 10
 
 // Option changes how Open builds the pool.

@@ -35,32 +35,29 @@ type txKey struct{}
 //
 // Joining is only right for one pool: tracecart services have one database each.
 //
-// Statements queued with Later inside fn are sent in one round trip after fn returns and before
-// the commit; if one fails, the transaction is rolled back and Atomic returns its error.
+// Statements queued with Later inside fn are sent in one round trip with the COMMIT after fn
+// returns; if one fails, the transaction is rolled back and Atomic returns its error. BEGIN is
+// sent with fn's first statement, so a transaction costs no round trip of its own.
 func Atomic(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
 		return fn(ctx, tx)
 	}
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	// BEGIN goes with the first statement and COMMIT with the queued writes (pipelinedTx).
+	tx := &pipelinedTx{conn: conn, later: &pgx.Batch{}}
 	// Rollback after a successful Commit is a no-op; on every other path, including a panic in
 	// fn, it undoes whatever fn did. Its error adds nothing to the error that brought us here.
 	defer func() { _ = tx.Rollback(ctx) }()
 
-	later := &pgx.Batch{}
-	inner, committed := aftercommit.Begin(context.WithValue(context.WithValue(ctx, txKey{}, tx), laterKey{}, later))
+	inner, committed := aftercommit.Begin(context.WithValue(context.WithValue(ctx, txKey{}, pgx.Tx(tx)), laterKey{}, tx.later))
 	if err := fn(inner, tx); err != nil {
 		return err
 	}
-	if later.Len() > 0 {
-		if err := tx.SendBatch(ctx, later).Close(); err != nil {
-			return fmt.Errorf("write the transaction's queued statements: %w", err)
-		}
-	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
+		return err
 	}
 	committed()
 	return nil
