@@ -157,30 +157,55 @@ func placeAndFollow(ctx, followCtx context.Context, s *shop, f *fixture, cfg con
 	o.ID = placed.ID
 	o.CreatedAt = placed.CreatedAt
 
-	// Read the order often at first (a fast saga takes tens of milliseconds), then less and
-	// less, so that a backlog of slow sagas does not turn into a flood of reads.
+	// Follow the order with long polls (order-service's GET /orders/{id} with If-None-Match and
+	// Prefer: wait): each read is answered when the order changes, or with 304 after the wait.
+	// A build that does not offer them (no ETag, no Preference-Applied) is polled instead: often
+	// at first (a fast saga takes tens of milliseconds), then less and less, so that a backlog of
+	// slow sagas does not turn into a flood of reads.
+	etag := ans.header.Get("ETag") // the version we have; "" when no long poll is on offer
 	wait := 10 * time.Millisecond
+	pauseFirst := etag == ""
 	for {
-		if sleep(followCtx, wait) != nil {
-			return o
+		if pauseFirst {
+			if sleep(followCtx, wait) != nil {
+				return o
+			}
+			wait = min(wait*5/4, cfg.PollMax)
 		}
-		wait = min(wait*5/4, cfg.PollMax)
+		pauseFirst = etag == ""
+		var headers []string
+		if etag != "" {
+			headers = []string{"If-None-Match", etag, "Prefer", longPollWait}
+		}
 		var now orderJSON
 		o.Polls++
-		ans, err := s.do(followCtx, c.token, http.MethodGet, "/orders/"+o.ID, nil, &now)
+		ans, err := s.do(followCtx, c.token, http.MethodGet, "/orders/"+o.ID, nil, &now, headers...)
 		switch {
+		case followCtx.Err() != nil:
+			return o
 		case err != nil:
-			continue
+			pauseFirst = true
+		case ans.status == http.StatusNotModified:
+			// The wait ended with no change: ask again at once.
 		case ans.status == http.StatusTooManyRequests:
 			wait = max(wait, retryAfter(ans.header))
+			pauseFirst = true
 		case ans.status == http.StatusOK && shoptest.Terminal(now.Status):
 			o.Seen = time.Now()
 			o.Final = now.Status
 			o.CreatedAt, o.UpdatedAt = now.CreatedAt, now.UpdatedAt
 			return o
+		case ans.status == http.StatusOK && ans.header.Get("Preference-Applied") != "":
+			etag = ans.header.Get("ETag") // a new version, not final yet: wait for the next
+		default:
+			pauseFirst = true // a refusal, or a build that ignored the preference
 		}
 	}
 }
+
+// longPollWait is the Prefer header of the benchmark's reads: below the gateway's timeout for
+// order-service (5 s) and order-service's own cap (4 s).
+const longPollWait = "wait=4"
 
 // processCPU is the CPU time (user and system) this process has used so far.
 func processCPU() time.Duration {

@@ -41,8 +41,9 @@ func (c Config) verifier(client *http.Client) auth.VerifierOptions {
 }
 
 func (c Config) app(svc *bootstrap.Service, catalog app.Catalog) app.Options {
+	store := postgres.NewStore(svc.DB)
 	return app.Options{
-		Orders: postgres.NewStore(svc.DB), Catalog: catalog,
+		Orders: store, Changes: store, Catalog: catalog,
 		Sweep: app.SweepOptions{Timeout: c.SagaTimeout, Interval: c.SagaSweepInterval},
 		Reconcile: app.ReconcileOptions{
 			Grace: c.ReconcileGrace, MaxBackoff: c.ReconcileMaxBackoff,

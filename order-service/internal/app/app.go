@@ -11,6 +11,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -40,6 +41,8 @@ const (
 // App is order-service's use cases, one method each, in the files named after them.
 type App struct {
 	orders    Orders
+	changes   OrderChanges
+	recheck   time.Duration
 	catalog   Catalog
 	sweep     SweepOptions
 	reconcile ReconcileOptions
@@ -51,7 +54,13 @@ type App struct {
 // Options is what New needs. Every field is required, but the batch sizes and
 // Reconcile.MaxAttempts, which have defaults.
 type Options struct {
-	Orders    Orders
+	Orders Orders
+	// Changes wakes WaitForOrder when an order changes; optional (without it, WaitForOrder only
+	// reads again every Recheck).
+	Changes OrderChanges
+	// Recheck is how often WaitForOrder reads the order again while it waits, for the changes
+	// Changes does not report (another replica's); zero means DefaultRecheck.
+	Recheck   time.Duration
 	Catalog   Catalog
 	Sweep     SweepOptions
 	Reconcile ReconcileOptions
@@ -109,7 +118,7 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	return &App{
-		orders: opts.Orders, catalog: opts.Catalog, sweep: opts.Sweep, reconcile: opts.Reconcile,
+		orders: opts.Orders, changes: opts.Changes, recheck: cmp.Or(opts.Recheck, DefaultRecheck), catalog: opts.Catalog, sweep: opts.Sweep, reconcile: opts.Reconcile,
 		metrics: m, tracer: opts.TracerProvider.Tracer(instrumentationName), logger: opts.Logger,
 	}, nil
 }

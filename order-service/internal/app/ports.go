@@ -79,3 +79,12 @@ type Catalog interface {
 	// order.ErrUnknownProduct or order.ErrCatalogUnavailable.
 	Prices(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int64, error)
 }
+
+// OrderChanges tells that an order changed; in production it is adapters/postgres.Store, which
+// knows of the changes made in this process only (WaitForOrder reads again every so often for
+// the others).
+type OrderChanges interface {
+	// Watch returns a channel that receives a value after order id changes (several changes
+	// may show as one), and the function that stops watching.
+	Watch(id uuid.UUID) (changed <-chan struct{}, stop func())
+}

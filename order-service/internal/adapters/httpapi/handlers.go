@@ -72,19 +72,38 @@ func (s *server) createOrder(w http.ResponseWriter, r *http.Request) {
 func writeAccepted(w http.ResponseWriter, r *http.Request, o order.Order) {
 	tagSpan(r, o.ID)
 	w.Header().Set("Location", "/orders/"+o.ID.String())
+	w.Header().Set("ETag", orderETag(o))
 	httpserver.WriteJSON(w, http.StatusAccepted, orderResponse(o))
 }
 
-// getOrder answers GET /orders/{id} with the caller's order.
+// getOrder answers GET /orders/{id} with the caller's order and its ETag.
+//
+// With If-None-Match naming the version the client has, the answer is 304 Not Modified while the
+// order is still that version. With Prefer: wait=N as well (RFC 7240, at most MaxWait seconds),
+// it is a long poll: the answer comes as soon as the order changes, or after N seconds with 304.
+// A client following a saga then asks once per change instead of polling.
 func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
 	userID, id, err := callerAndOrder(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	o, err := s.app.GetOrder(r.Context(), userID, id)
+	var o order.Order
+	if wait, ok := preferredWait(r); ok && r.Header.Get("If-None-Match") != "" {
+		seen := func(o order.Order) bool { return matchesNoneOf(r, orderETag(o)) }
+		o, err = s.app.WaitForOrder(r.Context(), userID, id, seen, wait)
+		w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
+	} else {
+		o, err = s.app.GetOrder(r.Context(), userID, id)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	tag := orderETag(o)
+	w.Header().Set("ETag", tag)
+	if matchesNoneOf(r, tag) {
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, orderResponse(o))

@@ -68,7 +68,7 @@ type env struct {
 const breakerMinimumCalls = 5
 
 // Over 60 lines: it wires the API as run does, one part after the other.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, tweaks ...func(*app.Options)) *env {
 	t.Helper()
 	e := &env{t: t, pool: postgrestest.New(t), products: newProductService(t)}
 
@@ -109,12 +109,17 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orders, err := app.New(app.Options{
-		Orders: postgres.NewStore(e.pool), Catalog: catalog,
+	store := postgres.NewStore(e.pool)
+	opts := app.Options{
+		Orders: store, Changes: store, Catalog: catalog,
 		Sweep:          app.SweepOptions{Timeout: time.Minute, Interval: time.Minute},
 		Reconcile:      app.ReconcileOptions{Grace: time.Minute, MaxBackoff: time.Minute, Interval: time.Minute},
 		TracerProvider: tracing, MeterProvider: noop.NewMeterProvider(), Logger: logger,
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	orders, err := app.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

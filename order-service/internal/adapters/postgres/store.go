@@ -19,6 +19,7 @@ import (
 
 	"github.com/tracecart/tracecart/order-service/internal/app"
 	"github.com/tracecart/tracecart/order-service/internal/domain/order"
+	"github.com/tracecart/tracecart/shared/aftercommit"
 	"github.com/tracecart/tracecart/shared/events"
 	"github.com/tracecart/tracecart/shared/outbox"
 	pgkit "github.com/tracecart/tracecart/shared/postgres"
@@ -27,15 +28,25 @@ import (
 
 var _ app.Orders = (*Store)(nil)
 
+var _ app.OrderChanges = (*Store)(nil)
+
 // Store reads and writes orders.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	changes *changes
 }
 
 // NewStore returns a Store over pool, whose database has the migrations of this service, the
 // outbox and the inbox applied.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return &Store{pool: pool, changes: newChanges()}
+}
+
+// Watch returns a channel that receives a value after order id changes through this Store (once
+// the change has committed), and the function that stops watching. Changes made by other
+// processes are not seen.
+func (s *Store) Watch(id uuid.UUID) (<-chan struct{}, func()) {
+	return s.changes.watch(id)
 }
 
 // querier is what both a pool and a transaction can do, so read helpers serve both.
@@ -249,6 +260,9 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, decide func(o *order.O
 		}
 		if saved, err = save(ctx, tx, before, after); err != nil {
 			return err
+		}
+		if saved.Status != before.Status || saved.Reason != before.Reason || saved.Paid != before.Paid {
+			aftercommit.Do(ctx, func() { s.changes.signal(id) })
 		}
 		if err := outbox.Add(ctx, tx, msgs...); err != nil {
 			return fmt.Errorf("order %s: %w", id, err)
