@@ -18,15 +18,20 @@ export class ApiError extends Error {
  * Calls the gateway's API.
  * @param {string} method
  * @param {string} path under /api, such as "/products"
- * @param {{body?: unknown, token?: string, idempotencyKey?: string, fresh?: boolean}} [options]
- *   fresh asks every cache on the way, the gateway's included, for a new answer.
- * @returns {Promise<{status: number, data: any, traceId: string}>}
+ * @param {{body?: unknown, token?: string, idempotencyKey?: string, fresh?: boolean,
+ *   headers?: Record<string, string>}} [options]
+ *   fresh asks every cache on the way, the gateway's included, for a new answer; headers are
+ *   sent as they are (If-None-Match and Prefer for a long poll).
+ * @returns {Promise<{status: number, data: any, traceId: string, etag: string, waited: boolean}>}
+ *   status 304 (Not Modified, data null) is an answer, not an error; etag is the answer's ETag,
+ *   and waited says that the server honoured a Prefer: wait (Preference-Applied).
  */
 export async function call(method, path, options = {}) {
   const headers = { Accept: 'application/json' };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
+  Object.assign(headers, options.headers);
 
   let response;
   try {
@@ -49,12 +54,16 @@ export async function call(method, path, options = {}) {
       data = null;
     }
   }
-  if (!response.ok) {
+  if (!response.ok && response.status !== 304) {
     const err = new ApiError(response.status, data, traceId);
     err.retryAfter = Number(response.headers.get('Retry-After')) || 0;
     throw err;
   }
-  return { status: response.status, data, traceId };
+  return {
+    status: response.status, data, traceId,
+    etag: response.headers.get('ETag') || '',
+    waited: response.headers.has('Preference-Applied'),
+  };
 }
 
 /** A random UUID for Idempotency-Key, also where crypto.randomUUID is missing (plain http). */

@@ -8,6 +8,7 @@ import * as state from './state.js';
 const FINAL = new Set(['CONFIRMED', 'REJECTED', 'CANCELLED']);
 const POLL_EVERY_MS = 400;
 const POLL_FOR_MS = 60_000;
+const LONG_POLL = 'wait=4'; // order-service waits at most 4 s, under the gateway's 5 s timeout
 
 const jaegerUI = document.querySelector('meta[name="jaeger-ui-url"]').content.replace(/\/+$/, '');
 const money = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
@@ -265,7 +266,7 @@ async function checkout() {
   button.disabled = true;
   say($('cart-message'), 'Placing your order…');
   try {
-    const { data: order, traceId } = await call('POST', '/orders', {
+    const { data: order, traceId, etag } = await call('POST', '/orders', {
       token: state.sessionToken(), body: { lines }, idempotencyKey: page.checkoutKey,
     });
     state.rememberTrace(order.id, traceId);
@@ -273,7 +274,7 @@ async function checkout() {
     page.checkoutKey = '';
     saveAndRenderCart();
     say($('cart-message'), 'Order placed. Watch it below.');
-    track(order, traceId);
+    track(order, traceId, etag);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       state.clearSession();
@@ -318,22 +319,31 @@ function renderTracking(order, traceId) {
   if (traceId) link.href = traceURL(traceId);
 }
 
-async function track(order, traceId) {
+// track follows an order's saga until it ends. Each read is a long poll (If-None-Match with the
+// version on screen, Prefer: wait): order-service answers when the order changes, or with 304
+// after a few seconds, so a saga is usually followed in one or two requests. Should the answer
+// not honour the wait, it falls back to reading every POLL_EVERY_MS.
+async function track(order, traceId, etag = '') {
   const generation = ++page.tracking;
   renderTracking(order, traceId);
   const deadline = Date.now() + POLL_FOR_MS;
   let current = order;
   while (!FINAL.has(current.status) && Date.now() < deadline) {
-    let wait = POLL_EVERY_MS;
+    let wait = etag ? 0 : POLL_EVERY_MS;
     try {
-      current = (await call('GET', `/orders/${order.id}`, { token: state.sessionToken(), fresh: true })).data;
+      const headers = etag ? { 'If-None-Match': etag, Prefer: LONG_POLL } : {};
+      const answer = await call('GET', `/orders/${order.id}`, { token: state.sessionToken(), fresh: true, headers });
+      if (answer.status !== 304) current = answer.data;
+      etag = answer.waited ? answer.etag : '';
+      if (!etag) wait = POLL_EVERY_MS;
     } catch (err) {
+      wait = POLL_EVERY_MS;
       if (err instanceof ApiError && err.retryAfter) wait = err.retryAfter * 1000;
       if (err instanceof ApiError && err.status === 401) return;
     }
     if (generation !== page.tracking) return;
     renderTracking(current, traceId);
-    if (!FINAL.has(current.status)) await sleep(wait);
+    if (!FINAL.has(current.status) && wait) await sleep(wait);
   }
   if (!FINAL.has(current.status)) {
     $('tracking-detail').textContent = 'Still working on it; check Orders in a moment.';
