@@ -174,13 +174,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		// Every row whose wake-up has arrived by now is committed, so the drain's first claim sees
-		// it: forget those wake-ups, or each would cause an empty claim afterwards (one per outbox
-		// write under load, half of the relay's transactions).
-		select {
-		case <-wake:
-		default:
-		}
+		forgetWakeups(wake)
 		if err := r.drain(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -212,6 +206,16 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-wake:
 		case <-poll.C:
 		}
+	}
+}
+
+// forgetWakeups empties wake before a drain. Every row whose wake-up has arrived by now is
+// committed, so the drain's first claim sees it; kept, each wake-up would cause an empty claim
+// afterwards (one per outbox write under load, half of the relay's transactions).
+func forgetWakeups(wake <-chan struct{}) {
+	select {
+	case <-wake:
+	default:
 	}
 }
 

@@ -157,18 +157,24 @@ func placeAndFollow(ctx, followCtx context.Context, s *shop, f *fixture, cfg con
 	o.ID = placed.ID
 	o.CreatedAt = placed.CreatedAt
 
+	follow(followCtx, s, c.token, o, ans.header.Get("ETag"), cfg)
+	return o
+}
+
+// follow reads order o until it is terminal or followCtx ends, and records what it saw in o.
+// etag is the version the POST answered with; "" when no long poll is on offer.
+func follow(followCtx context.Context, s *shop, token string, o *orderRun, etag string, cfg config) {
 	// Follow the order with long polls (order-service's GET /orders/{id} with If-None-Match and
 	// Prefer: wait): each read is answered when the order changes, or with 304 after the wait.
 	// A build that does not offer them (no ETag, no Preference-Applied) is polled instead: often
 	// at first (a fast saga takes tens of milliseconds), then less and less, so that a backlog of
 	// slow sagas does not turn into a flood of reads.
-	etag := ans.header.Get("ETag") // the version we have; "" when no long poll is on offer
 	wait := 10 * time.Millisecond
 	pauseFirst := etag == ""
 	for {
 		if pauseFirst {
 			if sleep(followCtx, wait) != nil {
-				return o
+				return
 			}
 			wait = min(wait*5/4, cfg.PollMax)
 		}
@@ -179,10 +185,10 @@ func placeAndFollow(ctx, followCtx context.Context, s *shop, f *fixture, cfg con
 		}
 		var now orderJSON
 		o.Polls++
-		ans, err := s.do(followCtx, c.token, http.MethodGet, "/orders/"+o.ID, nil, &now, headers...)
+		ans, err := s.do(followCtx, token, http.MethodGet, "/orders/"+o.ID, nil, &now, headers...)
 		switch {
 		case followCtx.Err() != nil:
-			return o
+			return
 		case err != nil:
 			pauseFirst = true
 		case ans.status == http.StatusNotModified:
@@ -194,7 +200,7 @@ func placeAndFollow(ctx, followCtx context.Context, s *shop, f *fixture, cfg con
 			o.Seen = time.Now()
 			o.Final = now.Status
 			o.CreatedAt, o.UpdatedAt = now.CreatedAt, now.UpdatedAt
-			return o
+			return
 		case ans.status == http.StatusOK && ans.header.Get("Preference-Applied") != "":
 			etag = ans.header.Get("ETag") // a new version, not final yet: wait for the next
 		default:
