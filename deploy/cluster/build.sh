@@ -80,7 +80,14 @@ func main() { coremain.Run() }'
       (cd "$work/coredns" && gobuild build -trimpath -o "$K8S_BIN/coredns" .) ;;
     *)
       kubemod
-      (cd "$work/k8s" && gobuild build -trimpath -o "$K8S_BIN/$t" "k8s.io/kubernetes/cmd/$t") ;;
+      # The version Kubernetes' own build stamps in (hack/lib/version.sh): without it the
+      # binaries call themselves v0.0.0-master, and Helm refuses a chart's kubeVersion.
+      minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+      ldflags=""
+      for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+      done
+      (cd "$work/k8s" && gobuild build -trimpath -ldflags "$ldflags" -o "$K8S_BIN/$t" "k8s.io/kubernetes/cmd/$t") ;;
   esac
   say "built $t in $(($(date +%s) - start)) s"
 done

@@ -88,7 +88,11 @@ start_control_plane() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" --log-level warn
   until_ok 60 etcd curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
-  start kube-apiserver "$K8S_BIN/kube-apiserver" \
+  # On loopback (a dry run) there is no address to publish as the "kubernetes" Service's
+  # endpoint: the API server refuses a loopback one, so it publishes none.
+  local reconciler=lease
+  [ "$APISERVER_IP" = 127.0.0.1 ] && reconciler=none
+  start kube-apiserver "$K8S_BIN/kube-apiserver" --endpoint-reconciler-type "$reconciler" \
     --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
     --bind-address "$APISERVER_IP" --advertise-address "$APISERVER_IP" --secure-port "$APISERVER_PORT" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
