@@ -18,8 +18,6 @@ repo=$(cd "$here/../.." && pwd)
 source "$repo/infra/offline/images.env"
 
 TAG=${TAG:-k8s-local}
-# The classic builder, as the e2e suites use; said explicitly, it does not print its deprecation notice.
-export DOCKER_BUILDKIT=0
 services=(gateway user-service product-service order-service)
 
 for img in "$POSTGRES_IMAGE" "$KAFKA_IMAGE" "$CONSUL_IMAGE" "$JAEGER_IMAGE" "$GO_BUILDER_IMAGE" "$RUNTIME_IMAGE"; do

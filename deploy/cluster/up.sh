@@ -82,6 +82,10 @@ state = "$K8S_RUN/containerd/state"
   sandbox_image = "docker.io/tracecart-local/pause:1"
   stream_server_address = "127.0.0.1"
   enable_selinux = false
+  # This machine withholds CAP_SYS_RESOURCE, so runc may not lower a process's oom_score_adj
+  # below its own: without this, every sandbox fails with "can't get final child's PID from
+  # pipe: EOF" (runc: "failed to update /proc/self/oom_score_adj: Permission denied").
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -89,6 +93,7 @@ state = "$K8S_RUN/containerd/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "$K8S_RUN/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$K8S_STATE/cni/net.d"
