@@ -46,7 +46,7 @@ chart-golden: ## rewrite the Helm chart's golden renders after an intended chang
 
 # A real control plane and node on this machine, built from the Go module proxy (deploy/cluster,
 # docs/kubernetes.md "A real cluster on this machine"). The first build takes a long while (the
-# API server alone is about a quarter of an hour on two cores), hence not part of chart-check.
+# API server alone took 28 minutes on this machine's two busy cores), hence not in chart-check.
 .PHONY: chart-dryrun cluster-up cluster-smoke cluster-down
 chart-dryrun: ## server-side dry run of every profile's render against a real kube-apiserver + etcd
 	bash deploy/cluster/dryrun.sh

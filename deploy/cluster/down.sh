@@ -48,6 +48,20 @@ if iptables -S TCK8S-FORWARD >/dev/null 2>&1; then
   iptables -F TCK8S-FORWARD
   iptables -X TCK8S-FORWARD
 fi
+# The kubelet's own chains (KUBE-FIREWALL, which drops outside traffic to 127.0.0.0/8, and its
+# canaries), in every table, for both families.
+for ipt in iptables ip6tables; do
+  for table in filter nat mangle; do
+    "$ipt" -t "$table" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | sed 's/^-A/-D/' |
+      while IFS= read -r rule; do eval "$ipt -t $table $rule"; done
+    for chain in $("$ipt" -t "$table" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[A-Z-]*\)$/\1/p'); do
+      "$ipt" -t "$table" -F "$chain"; "$ipt" -t "$table" -X "$chain"
+    done
+  done
+done
+# A runc state directory of an older configuration (now under $K8S_RUN).
+rmdir /run/containerd/runc/k8s.io 2>/dev/null
+
 # The pods' bridge (their veths went with their network namespaces).
 ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && ip link delete "$CNI_BRIDGE"
 rm -rf "$K8S_STATE/cni/ipam"
