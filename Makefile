@@ -44,6 +44,22 @@ chart-check: ## lint and render the Helm chart, validate it against the Kubernet
 chart-golden: ## rewrite the Helm chart's golden renders after an intended change (review the diff)
 	UPDATE_GOLDEN=1 bash deploy/check.sh
 
+# A real control plane and node on this machine, built from the Go module proxy (deploy/cluster,
+# docs/kubernetes.md "A real cluster on this machine"). The first build takes a long while (the
+# API server alone took 28 minutes on this machine's two busy cores), hence not in chart-check.
+.PHONY: chart-dryrun cluster-up cluster-smoke cluster-down
+chart-dryrun: ## server-side dry run of every profile's render against a real kube-apiserver + etcd
+	bash deploy/cluster/dryrun.sh
+
+cluster-up: ## start a one-node Kubernetes cluster here (root; containerd, CNI plugins) with the images imported
+	bash deploy/cluster/up.sh && bash deploy/cluster/images.sh
+
+cluster-smoke: ## install the dev profile on it, kill a replica of each service, order to CONFIRMED, check the trace
+	bash deploy/cluster/smoke.sh
+
+cluster-down: ## stop the local cluster and remove its bridge, rules and mounts
+	bash deploy/cluster/down.sh
+
 # The saga benchmark against a running compose demo (docs/performance-saga.md). Bring the demo up
 # first under the compose project BENCH_PROJECT (`docker compose -p tracecart-bench ...`), whose
 # containers' CPU and memory it reports, or set BENCH_PROJECT= to skip those. BENCH_FLAGS chooses

@@ -1,0 +1,3 @@
+module tracecart/deploy/cluster/pause
+
+go 1.26.0
