@@ -37,6 +37,7 @@ import (
 	"github.com/tracecart/tracecart/shared/kafka"
 	"github.com/tracecart/tracecart/shared/postgres"
 	"github.com/tracecart/tracecart/shared/telemetry"
+	"github.com/tracecart/tracecart/shared/wakeup"
 )
 
 //go:embed migrations/*.sql
@@ -45,6 +46,17 @@ var migrations embed.FS
 // Migrations creates the outbox table. Pass it to postgres.Migrate together with the service's own
 // migrations.
 var Migrations = postgres.MigrationSet{Name: "outbox", FS: migrations}
+
+// wakeups tells the relays of this process that outbox rows were committed: Add signals after the
+// commit of the transaction that wrote them, and every Relay.Run watches while it runs.
+//
+// Not Postgres's NOTIFY, which would also reach relays in other processes, because NOTIFY
+// serialises commits server-wide (package wakeup). Every replica of a service runs its own relay,
+// and a replica's writes wake its own relay, so a relay that can publish the rows is woken; rows
+// nobody signalled (a replica that died between its commit and its publish) are found by the poll.
+// Under load NOTIFY's lock was where the saga's commits queued: sampled, it had a waiter in a
+// third of the samples (docs/performance-saga.md, "After, part 3").
+var wakeups = wakeup.New[struct{}]()
 
 // ErrInvalidMessage is returned by Add for a message without a topic or a type: such an event
 // could never be routed or handled, so it is refused before it reaches the table.
@@ -92,6 +104,6 @@ func Add(ctx context.Context, tx pgx.Tx, msgs ...Message) error {
 	if err := postgres.SendLater(ctx, tx, batch); err != nil {
 		return fmt.Errorf("add %d messages to the outbox: %w", len(msgs), err)
 	}
-	aftercommit.Do(ctx, wakeups.signal)
+	aftercommit.Do(ctx, func() { wakeups.Signal(struct{}{}) })
 	return nil
 }

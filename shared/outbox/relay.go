@@ -157,7 +157,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	defer func() { _ = gauges.Unregister() }()
 
-	wake, unsubscribe := wakeups.subscribe()
+	wake, unsubscribe := wakeups.Watch(struct{}{})
 	defer unsubscribe()
 
 	poll := time.NewTicker(r.opts.PollInterval)

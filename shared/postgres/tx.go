@@ -67,7 +67,7 @@ func Atomic(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context
 type laterKey struct{}
 
 // Later queues a write to be sent with the other queued writes of the transaction that ctx
-// carries, in one round trip just before Atomic commits it, and reports whether it could:
+// carries, in one round trip together with Atomic's COMMIT, and reports whether it could:
 // false means ctx carries no Atomic transaction, and the caller must run the statement itself.
 //
 // It is for writes whose result the code does not look at (no RETURNING, no row count): the

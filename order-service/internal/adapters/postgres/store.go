@@ -24,6 +24,7 @@ import (
 	"github.com/tracecart/tracecart/shared/outbox"
 	pgkit "github.com/tracecart/tracecart/shared/postgres"
 	"github.com/tracecart/tracecart/shared/telemetry"
+	"github.com/tracecart/tracecart/shared/wakeup"
 )
 
 var _ app.Orders = (*Store)(nil)
@@ -33,20 +34,20 @@ var _ app.OrderChanges = (*Store)(nil)
 // Store reads and writes orders.
 type Store struct {
 	pool    *pgxpool.Pool
-	changes *changes
+	changes *wakeup.Hub[uuid.UUID] // signalled after a change commits; Watch's readers wait on it
 }
 
 // NewStore returns a Store over pool, whose database has the migrations of this service, the
 // outbox and the inbox applied.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, changes: newChanges()}
+	return &Store{pool: pool, changes: wakeup.New[uuid.UUID]()}
 }
 
 // Watch returns a channel that receives a value after order id changes through this Store (once
 // the change has committed), and the function that stops watching. Changes made by other
 // processes are not seen.
 func (s *Store) Watch(id uuid.UUID) (<-chan struct{}, func()) {
-	return s.changes.watch(id)
+	return s.changes.Watch(id)
 }
 
 // querier is what both a pool and a transaction can do, so read helpers serve both.
@@ -262,7 +263,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, decide func(o *order.O
 			return err
 		}
 		if saved.Status != before.Status || saved.Reason != before.Reason || saved.Paid != before.Paid {
-			aftercommit.Do(ctx, func() { s.changes.signal(id) })
+			aftercommit.Do(ctx, func() { s.changes.Signal(id) })
 		}
 		if err := outbox.Add(ctx, tx, msgs...); err != nil {
 			return fmt.Errorf("order %s: %w", id, err)
